@@ -1,0 +1,116 @@
+"""The filter-bank file (CONVENTIONS.md): reading with full validation, atomic writing."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.errors import InputError
+from renderer.atomic import atomic_output
+
+FORMAT = "soundstage.filterbank"
+VERSION = 1
+CHANNELS = ["L", "R", "C"]
+CTC_CHANNELS = ["left_ear", "right_ear"]
+REQUIRED_KEYS = ("format", "version", "sample_rate", "channels", "ctc_channels", "drivers",
+                 "listener", "latency_samples", "upmix", "array", "metrics", "created_utc")
+
+
+@dataclass(frozen=True)
+class FilterBank:
+    """taps: float32 (3, D, N) from L, R, C; ctc_taps: float32 (2, D, N) from the two ears;
+    manifest: the JSON object of CONVENTIONS.md."""
+
+    taps: np.ndarray
+    ctc_taps: np.ndarray
+    manifest: dict
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.manifest["sample_rate"])
+
+    @property
+    def driver_names(self) -> list[str]:
+        return [d["name"] for d in self.manifest["drivers"]]
+
+
+def read_filterbank(path: str | Path) -> FilterBank:
+    """Read and validate a filter bank; anything off raises :class:`InputError` naming
+    the file and the problem."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except FileNotFoundError:
+        raise InputError(f"{path}: filter bank not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, expected a filter-bank .npz file") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable filter-bank .npz file "
+                         f"(truncated or another format): {exc}") from None
+    bank = _validate(arrays, str(path))
+    return bank
+
+
+def _validate(arrays: dict, where: str) -> FilterBank:
+    for key in ("taps", "ctc_taps", "manifest"):
+        if key not in arrays:
+            raise InputError(f"{where}: missing array {key!r} (has {sorted(arrays)})")
+    manifest_arr = arrays["manifest"]
+    if manifest_arr.shape != () or manifest_arr.dtype.kind != "U":
+        raise InputError(f"{where}: 'manifest' must be a 0-d unicode string, got "
+                         f"dtype {manifest_arr.dtype} shape {manifest_arr.shape}")
+    try:
+        manifest = json.loads(str(manifest_arr))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: manifest is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise InputError(f"{where}: manifest must be a JSON object")
+    missing = [k for k in REQUIRED_KEYS if k not in manifest]
+    if missing:
+        raise InputError(f"{where}: manifest lacks required key(s) {', '.join(missing)}")
+    if manifest["format"] != FORMAT or manifest["version"] != VERSION:
+        raise InputError(f"{where}: unsupported format {manifest['format']!r} version "
+                         f"{manifest['version']!r}; expected {FORMAT!r} version {VERSION}")
+    rate = manifest["sample_rate"]
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
+        raise InputError(f"{where}: manifest sample_rate must be a positive integer, got {rate!r}")
+    if manifest["channels"] != CHANNELS or manifest["ctc_channels"] != CTC_CHANNELS:
+        raise InputError(f"{where}: manifest channels must be {CHANNELS} and ctc_channels "
+                         f"{CTC_CHANNELS}")
+    drivers = manifest["drivers"]
+    if not isinstance(drivers, list) or not drivers or not all(
+            isinstance(d, dict) and isinstance(d.get("name"), str) for d in drivers):
+        raise InputError(f"{where}: manifest drivers must be a non-empty list of objects with a name")
+    latency = manifest["latency_samples"]
+    if isinstance(latency, bool) or not isinstance(latency, int) or latency < 0:
+        raise InputError(f"{where}: manifest latency_samples must be an integer >= 0, got {latency!r}")
+    n_drivers = len(drivers)
+    taps, ctc = arrays["taps"], arrays["ctc_taps"]
+    for name, arr, rows in (("taps", taps, 3), ("ctc_taps", ctc, 2)):
+        if arr.dtype != np.float32:
+            raise InputError(f"{where}: {name} must be float32, got {arr.dtype}")
+        if arr.ndim != 3 or arr.shape[0] != rows or arr.shape[1] != n_drivers or arr.shape[2] < 1:
+            raise InputError(f"{where}: {name} must have shape ({rows}, {n_drivers}, N) for "
+                             f"{n_drivers} drivers, got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise InputError(f"{where}: {name} contains NaN or infinite taps")
+    if taps.shape[2] != ctc.shape[2]:
+        raise InputError(f"{where}: taps and ctc_taps must have the same length, got "
+                         f"{taps.shape[2]} and {ctc.shape[2]}")
+    return FilterBank(taps=taps, ctc_taps=ctc, manifest=manifest)
+
+
+def write_filterbank(path: str | Path, bank: FilterBank) -> Path:
+    """Validate ``bank`` and write it atomically as an uncompressed .npz; returns the path."""
+    arrays = {"taps": np.asarray(bank.taps), "ctc_taps": np.asarray(bank.ctc_taps),
+              "manifest": np.array(json.dumps(bank.manifest))}
+    _validate(arrays, f"{path} (being written)")
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return Path(path)
