@@ -1,0 +1,1 @@
+"""Evaluation of filter banks: metrics, held-out studies, plots and reports (NumPy only)."""

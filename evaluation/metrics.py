@@ -1,0 +1,131 @@
+"""Figures of merit of a filter bank, as pure NumPy functions of system responses.
+
+Definitions (bands in Hz, levels in dB, times in microseconds):
+
+- CTC separation of binaural input ``i``: ipsilateral over contralateral ear power,
+  ``10 log10(|Y[i, i]|^2 / |Y[other, i]|^2)`` per frequency, summarised by the median
+  over ``SEPARATION_BAND`` (500-6000 Hz).
+- Interaural level difference (ILD) of a source: ipsilateral over contralateral ear
+  energy over ``ILD_BAND`` (500-6000 Hz). Interaural time difference (ITD): the slope of
+  the unwrapped interaural phase over ``ITD_BAND`` (200-1200 Hz), i.e. the low-frequency
+  phase delay of the contralateral ear behind the ipsilateral one.
+- Beam (centre channel, ``BEAM_BAND`` 300-3000 Hz, powers summed over the band):
+  null depth = power at +-90 deg over on-axis power (the worse side); ripple = max minus
+  min of the band power over +-45 deg; rear = mean power over ``|az| >= 120`` over on-axis.
+- Tonal deviation: standard deviation over ``TONAL_BAND`` (150 Hz-12 kHz) of the level of
+  a response over its target, in dB.
+- Effort excess: for each input channel, the array effort ``sqrt(sum_d |W_d(f)|^2)`` at its
+  highest minus its median over ``EFFORT_REF_BAND`` (1-4 kHz), in dB.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SEPARATION_BAND = (500.0, 6000.0)
+ILD_BAND = (500.0, 6000.0)
+ITD_BAND = (200.0, 1200.0)
+BEAM_BAND = (300.0, 3000.0)
+TONAL_BAND = (150.0, 12000.0)
+EFFORT_REF_BAND = (1000.0, 4000.0)
+_TINY = 1e-30
+
+
+def band_mask(freqs_hz: np.ndarray, band: tuple[float, float]) -> np.ndarray:
+    """Boolean (F,) mask of ``lo <= f <= hi``; raises if the band holds no frequency."""
+    mask = (freqs_hz >= band[0]) & (freqs_hz <= band[1])
+    if not mask.any():
+        raise ValueError(f"no frequency of the grid lies in the band {band} Hz")
+    return mask
+
+
+def db_power(x: np.ndarray) -> np.ndarray:
+    """``10 log10(x)`` of a power, floored at -300 dB."""
+    return 10.0 * np.log10(np.maximum(x, _TINY))
+
+
+def separation_spectrum_db(binaural: np.ndarray) -> np.ndarray:
+    """Per-frequency separation of a binaural system.
+
+    binaural: complex (..., F, 2, 2), ``[..., f, ear, input]`` ear pressure for each
+    binaural input. Returns (..., F, 2): dB of ipsi over contra power for each input.
+    """
+    power = np.abs(binaural) ** 2
+    ipsi = np.stack([power[..., 0, 0], power[..., 1, 1]], axis=-1)
+    contra = np.stack([power[..., 1, 0], power[..., 0, 1]], axis=-1)
+    return db_power(ipsi) - db_power(contra)
+
+
+def separation_db(binaural: np.ndarray, freqs_hz: np.ndarray,
+                  band: tuple[float, float] = SEPARATION_BAND) -> np.ndarray:
+    """(..., 2) median separation over ``band`` of each binaural input (see module doc)."""
+    spectrum = separation_spectrum_db(binaural)
+    return np.median(spectrum[..., band_mask(freqs_hz, band), :], axis=-2)
+
+
+def interaural_differences(ears: np.ndarray, freqs_hz: np.ndarray, ipsi_ear: int
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """ILD (dB) and ITD (us) of one source.
+
+    ears: complex (..., F, 2) pressure at the left and right ear; ``ipsi_ear`` 0 (a
+    source on the left) or 1. ITD > 0 means the contralateral ear lags.
+    """
+    ipsi, contra = ears[..., ipsi_ear], ears[..., 1 - ipsi_ear]
+    ild_mask = band_mask(freqs_hz, ILD_BAND)
+    ild = db_power(np.sum(np.abs(ipsi[..., ild_mask]) ** 2, axis=-1)) - \
+        db_power(np.sum(np.abs(contra[..., ild_mask]) ** 2, axis=-1))
+    itd_mask = band_mask(freqs_hz, ITD_BAND)
+    omega = 2 * np.pi * freqs_hz[itd_mask]
+    phase = np.unwrap(np.angle(contra[..., itd_mask] * np.conj(ipsi[..., itd_mask])), axis=-1)
+    # Least-squares slope through the origin: phase = -omega * itd.
+    itd = -np.sum(phase * omega, axis=-1) / np.sum(omega**2)
+    return ild, itd * 1e6
+
+
+def beam_metrics(beam: np.ndarray, freqs_hz: np.ndarray, azimuths_deg: np.ndarray,
+                 band: tuple[float, float] = BEAM_BAND) -> dict[str, float]:
+    """Null depth at +-90 deg, ripple within +-45 deg and rear level, in dB re on-axis.
+
+    beam: complex (F, A) far-field response of one channel over the azimuths (deg); the
+    grid must contain 0, +90 and -90 degrees.
+    """
+    az = (np.asarray(azimuths_deg, float) + 180.0) % 360.0 - 180.0
+    power = np.sum(np.abs(beam[band_mask(freqs_hz, band)]) ** 2, axis=0)  # (A,)
+
+    def at(angle: float) -> float:
+        hits = np.flatnonzero(np.isclose(az, angle))
+        if hits.size == 0:
+            raise ValueError(f"the azimuth grid must contain {angle} degrees")
+        return float(power[hits[0]])
+
+    on_axis = at(0.0)
+    window = np.abs(az) <= 45.0 + 1e-9
+    rear = np.abs(az) >= 120.0 - 1e-9
+    return {
+        "null_db": float(db_power(max(at(90.0), at(-90.0)) / on_axis)),
+        "ripple_db": float(db_power(power[window].max()) - db_power(power[window].min())),
+        "rear_db": float(db_power(power[rear].mean() / on_axis)) if rear.any() else float("nan"),
+    }
+
+
+def tonal_deviation_db(response: np.ndarray, target: np.ndarray, freqs_hz: np.ndarray,
+                       band: tuple[float, float] = TONAL_BAND) -> np.ndarray:
+    """(...,) std over ``band`` of ``20 log10 |response / target|`` (F on the last axis)."""
+    mask = band_mask(freqs_hz, band)
+    level = db_power(np.abs(response[..., mask]) ** 2) - db_power(np.abs(target[..., mask]) ** 2)
+    return np.std(level, axis=-1)
+
+
+def effort_excess_db(filters: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
+    """(C,) peak array effort over its 1-4 kHz median, dB, for filters (C, D, F)."""
+    effort = db_power(np.sum(np.abs(filters) ** 2, axis=1))  # (C, F)
+    return effort.max(axis=-1) - np.median(effort[:, band_mask(freqs_hz, EFFORT_REF_BAND)], axis=-1)
+
+
+def driver_errors(n_drivers: int, draws: int, seed: int, gain_db: float = 0.5,
+                  phase_deg: float = 5.0) -> np.ndarray:
+    """(draws, D) complex per-driver factors with Gaussian gain (dB) and phase (deg)
+    errors of the given standard deviations: real drivers are not identical."""
+    rng = np.random.default_rng(seed)
+    gain = 10 ** (rng.normal(0.0, gain_db, (draws, n_drivers)) / 20)
+    return gain * np.exp(1j * np.deg2rad(rng.normal(0.0, phase_deg, (draws, n_drivers))))
