@@ -9,7 +9,12 @@ source would make at the centre, is (time dependence ``exp(+j w t)``, NumPy's si
 with ``mu = k a``, ``rho = r / a`` and ``h_m`` the outgoing spherical Hankel function
 ``h_m = j_m - j y_m``. The code carries ``hs_m(x) = h_m(x) exp(j x)``, which obeys the
 same upward recurrence as ``h_m`` and does not oscillate, so the ``exp(j mu rho)`` cancels
-analytically. The series is cut per frequency once its terms fall below about 1e-8.
+analytically. The series is cut per frequency once its tail falls below about 1e-9:
+past ``m ~ mu`` the terms die within a transition of width ``~ mu^(1/3)`` (the growth of
+``h'_m(mu)``), and for a near source no faster than ``rho^-m``; the count of terms
+covers both. At 0 Hz the value is the static limit ``sum_m (2m+1)/(m+1) P_m rho^-m``
+(the series as ``mu -> 0``), which tends to 1 far from the head. Sources closer than
+``0.5 a`` to the surface (``rho < 1.5``) are summed as if ``rho = 1.5``: less accurate.
 """
 
 from __future__ import annotations
@@ -64,18 +69,20 @@ def sphere_series(freqs_hz: np.ndarray, rho: np.ndarray, cos_incidence: np.ndarr
     """Evaluate the Duda-Martens series.
 
     freqs_hz: (F,); rho: (P, S) range over radius (> 1); cos_incidence: (P, E, S);
-    mu_per_hz: k a / f. Returns complex (F, P, E, S); exactly 1 at 0 Hz.
+    mu_per_hz: k a / f. Returns complex (F, P, E, S); the static limit at 0 Hz.
     """
     n_f = freqs_hz.shape[0]
-    out = np.ones((n_f,) + cos_incidence.shape, dtype=complex)
+    # Near-source tail ~ rho**-m: keep ~9 decades of it (rho >= 1.5 assumed, see above).
+    extra = 6.0 + 9.0 / np.log10(max(float(rho.min()), 1.5))
+    out = np.empty((n_f,) + cos_incidence.shape, dtype=complex)
+    out[freqs_hz == 0] = _static_limit(rho, cos_incidence, int(np.ceil(extra)))
     order = np.argsort(freqs_hz)
-    live = order[freqs_hz[order] > 0]  # ascending, zero excluded (H(0) = 1)
+    live = order[freqs_hz[order] > 0]  # ascending, zero excluded (static limit above)
     if live.size == 0:
         return out
     mu = freqs_hz[live] * mu_per_hz  # (Fl,) ascending
-    # Terms beyond m ~ mu decay like rho**-m: keep ~8 decades of that decay.
-    extra = 8.0 + 8.0 / np.log10(max(float(rho.min()), 1.5))
-    n_terms = np.ceil(mu + extra).astype(int)  # ascending with mu
+    # Past m ~ mu the terms vanish within ~mu**(1/3) orders, or like rho**-m: cover both.
+    n_terms = np.ceil(mu + np.maximum(7.5 * np.cbrt(mu) + 4.0, extra)).astype(int)  # ascending
     mu_rho = mu[:, None, None] * rho[None]  # (Fl, P, S)
     # Scaled Hankel hs_m(x) = h_m(x) exp(jx): hs_0 = j/x, hs_1 = -1/x + j/x^2.
     far_prev, far_cur = 1j / mu_rho, -1.0 / mu_rho + 1j / mu_rho**2
@@ -101,3 +108,16 @@ def sphere_series(freqs_hz: np.ndarray, rho: np.ndarray, cos_incidence: np.ndarr
     scale = -(rho[None, :, None, :] / mu[:, None, None, None]) * np.exp(1j * mu)[:, None, None, None]
     out[live] = scale * total
     return out
+
+
+def _static_limit(rho: np.ndarray, cos_incidence: np.ndarray, n_terms: int) -> np.ndarray:
+    """The series as ``mu -> 0``: ``sum_m (2m+1)/(m+1) P_m(cos) rho**-m``, shape (P, E, S)."""
+    inv = 1.0 / rho[:, None, :]  # (P, 1, S)
+    leg_prev, leg_cur = np.ones_like(cos_incidence), cos_incidence
+    total = leg_prev + 1.5 * leg_cur * inv
+    power = inv
+    for m in range(2, n_terms + 1):
+        leg_prev, leg_cur = leg_cur, ((2 * m - 1) * cos_incidence * leg_cur - (m - 1) * leg_prev) / m
+        power = power * inv
+        total = total + (2 * m + 1) / (m + 1) * leg_cur * power
+    return total
