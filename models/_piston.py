@@ -4,7 +4,8 @@ In front of the baffle plane (angle ``theta`` from the axis below 90 deg) the fa
 directivity is the classic ``2 J1(x) / x`` with ``x = k a sin(theta)`` (real, so the
 side lobes past the first null at ``x = 3.8317`` carry the sign flip). Behind the baffle
 plane a real enclosure both diffracts sound round and shadows it, so the model continues
-from the 90-deg value with a raised-cosine fade in ``theta`` toward a rear level
+from the 90-deg value ``2 J1(ka) / ka`` with a raised-cosine fade in ``theta`` to the
+level straight behind
 
     rear(ka) = 1 / sqrt(1 + (ka)^2),
 
@@ -31,8 +32,8 @@ def piston_directivity(ka: np.ndarray, cos_theta: np.ndarray) -> np.ndarray:
     # Behind the baffle plane: t goes 0 (at 90 deg) -> 1 (straight behind).
     t = np.where(cos_theta < 0, np.arccos(cos_theta) / (np.pi / 2) - 1.0, 0.0)
     rear = 1.0 / np.sqrt(1.0 + ka**2)
-    fade = 1.0 - (1.0 - rear) * np.sin(0.5 * np.pi * t) ** 2
-    return np.where(cos_theta >= 0, front, front * fade)
+    fade = np.sin(0.5 * np.pi * t) ** 2  # 0 at 90 deg, 1 straight behind
+    return np.where(cos_theta >= 0, front, front + (rear - front) * fade)
 
 
 def _jinc(x: np.ndarray) -> np.ndarray:
