@@ -73,7 +73,8 @@ def place_listeners(nominal: Listener, lateral_m, distance_scale, height_m, yaw_
     """Heads offset from the nominal listener; all arguments broadcast to (P,).
 
     Heads face forward (-x, toward the device's front plane), turned by ``yaw_deg``
-    (positive turns the nose toward +y, counter-clockwise seen from above).
+    (positive turns the nose counter-clockwise seen from above, i.e. toward -y, the
+    listener's own left).
     """
     lateral, scale, height, yaw = np.broadcast_arrays(
         *(np.asarray(v, dtype=float) for v in (lateral_m, distance_scale, height_m, yaw_deg)))
