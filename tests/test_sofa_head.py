@@ -176,3 +176,17 @@ def test_bad_data_ir(tmp_path, problem):
     sofar.write_sofa(str(path), sofa)
     with pytest.raises(InputError, match=f"{problem}.sofa.*Data.IR"):
         SofaHead.from_file(path)
+
+
+def test_horizontal_only_file_interpolates_along_the_ring():
+    ring = np.column_stack([np.arange(0.0, 360.0, 10.0), np.zeros(36)])
+    head = SofaHead.from_measurements(_sphere_hrirs(ring), FS,
+                                      _cartesian(ring[:, 0], ring[:, 1], RANGE_M))
+    assert head.facets is None  # coplanar directions: no hull, two-neighbour weights
+    azimuths = np.arange(3.0, 360.0, 10.0)
+    sources = _cartesian(azimuths, np.zeros_like(azimuths), RANGE_M)
+    freqs = BIN_HZ * np.array([4, 16, 48])  # 0.75, 3 and 9 kHz
+    ref = SphereHead().relative_response(freqs, sources[None], C)[:, 0]
+    err_db = 20 * np.log10(np.abs(head.relative_response(freqs, sources[None], C)[:, 0])
+                           / np.abs(ref))
+    assert np.abs(err_db[:, _split_by_ear(sources) > -0.2]).max() < 0.5
