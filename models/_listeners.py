@@ -55,10 +55,13 @@ def parse_zone(table: dict, where: str) -> Zone:
     f = Fields(table, where)
     f.reject_unknown({"lateral_m", "distance_scale", "height_m", "yaw_deg"})
     scale = f.vector("distance_scale", 2, [1.0, 1.0])
-    return Zone(lateral_m=f.number("lateral_m", 0.0, minimum=0.0),
-                distance_scale=(float(scale[0]), float(scale[1])),
-                height_m=f.number("height_m", 0.0, minimum=0.0),
-                yaw_deg=f.number("yaw_deg", 0.0, minimum=0.0, maximum=89.0))
+    values = dict(lateral_m=f.number("lateral_m", 0.0, minimum=0.0),
+                  height_m=f.number("height_m", 0.0, minimum=0.0),
+                  yaw_deg=f.number("yaw_deg", 0.0, minimum=0.0, maximum=89.0))
+    try:  # Zone checks the scale's sign and order; its message lacks the file
+        return Zone(distance_scale=(float(scale[0]), float(scale[1])), **values)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
 
 
 def get_zone(name: str) -> Zone:
