@@ -1,0 +1,10 @@
+"""Design targets: cancellation gain curve, centre beam pattern, reference-stereo virtualization."""
+
+from targets.beam import BeamTarget, desired_pattern, harmonic_pattern, mask_pattern
+from targets.cancellation import CancellationTarget, cancellation_gain_db
+from targets.virtual import (VirtualSource, contra_response, fit_virtual_source, ipsi_response,
+                             virtual_ears)
+
+__all__ = ["BeamTarget", "CancellationTarget", "VirtualSource", "cancellation_gain_db",
+           "contra_response", "desired_pattern", "fit_virtual_source", "harmonic_pattern",
+           "ipsi_response", "mask_pattern", "virtual_ears"]

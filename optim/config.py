@@ -1,0 +1,146 @@
+"""Training configuration: ``optim/defaults.toml`` overridden by a user TOML and the CLI."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.errors import InputError
+from models.tomlfields import Fields, check_number, read_toml
+from optim.losses import LOSS_TERMS
+from targets import BeamTarget, CancellationTarget
+
+DEFAULTS_FILE = Path(__file__).parent / "defaults.toml"
+
+
+@dataclass(frozen=True)
+class Design:
+    sample_rate: int
+    taps: int
+    band_taps: int
+    latency_samples: int
+    zone: str
+    zone_lateral_m: float
+    head: str
+    width_deg: float
+    pool: int
+    batch: int
+    min_freq_hz: float
+    max_freq_hz: float
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    steps: int
+    learning_rate: float
+    warmup_steps: int
+    init: str
+    regularization: float
+    checkpoint_seconds: float
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    array: str
+    seed: int
+    design: Design
+    optimizer: OptimizerSettings
+    cancellation: CancellationTarget
+    beam: BeamTarget
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, dict] | None = None,
+                *, array: str = "studio", seed: int = 0) -> TrainConfig:
+    """Defaults, then the TOML file at ``path``, then ``overrides`` ({table: {key: value}})."""
+    data = read_toml(DEFAULTS_FILE)
+    source = str(DEFAULTS_FILE)
+    if path is not None:
+        user = read_toml(path)
+        source = str(path)
+        _merge(data, user, source)
+    if overrides:
+        _merge(data, {k: v for k, v in overrides.items() if v}, "command line")
+    return _parse(data, source, array, seed)
+
+
+def _merge(base: dict, extra: dict, where: str, prefix: str = "") -> None:
+    for key, value in extra.items():
+        name = f"{prefix}{key}"
+        if key not in base:
+            raise InputError(f"{where}: unknown setting {name!r}; known: "
+                             f"{', '.join(sorted(prefix + k for k in base))}")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise InputError(f"{where}: {name} must be a table")
+            _merge(base[key], value, where, f"{name}.")
+        else:
+            base[key] = value
+
+
+def _integer(f: Fields, key: str, minimum: int) -> int:
+    value = f.data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputError(f"{f.where}.{key}: expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _numbers(f: Fields, key: str) -> tuple[float, ...]:
+    values = f.data.get(key, [])
+    if not isinstance(values, list):
+        raise InputError(f"{f.where}.{key}: expected a list of numbers, got {values!r}")
+    return tuple(check_number(v, f"{f.where}.{key}[{i}]") for i, v in enumerate(values))
+
+
+def _parse(data: dict[str, Any], source: str, array: str, seed: int) -> TrainConfig:
+    top = Fields(copy.deepcopy(data), source)
+    d = top.table("design")
+    design = Design(
+        sample_rate=_integer(d, "sample_rate", 8000), taps=_integer(d, "taps", 64),
+        band_taps=_integer(d, "band_taps", 1), latency_samples=_integer(d, "latency_samples", 0),
+        zone=d.string("zone"), zone_lateral_m=d.number("zone_lateral_m"), head=d.string("head"),
+        width_deg=d.number("width_deg", minimum=1.0, maximum=89.0),
+        pool=_integer(d, "pool", 1), batch=_integer(d, "batch", 1),
+        min_freq_hz=d.number("min_freq_hz", positive=True),
+        max_freq_hz=d.number("max_freq_hz", positive=True))
+    if design.band_taps % 2 == 0 or design.band_taps >= design.taps // 2:
+        raise InputError(f"{d.where}.band_taps: expected an odd number below taps/2 "
+                         f"({design.taps // 2}), got {design.band_taps}")
+    if not design.latency_samples < design.taps:
+        raise InputError(f"{d.where}.latency_samples: expected fewer than taps ({design.taps}), "
+                         f"got {design.latency_samples}")
+    if design.batch > design.pool:
+        raise InputError(f"{d.where}.batch: expected at most pool ({design.pool}), got {design.batch}")
+    if not design.min_freq_hz < design.max_freq_hz <= design.sample_rate / 2:
+        raise InputError(f"{d.where}: expected min_freq_hz < max_freq_hz <= sample_rate/2")
+    o = top.table("optimizer")
+    init = o.string("init")
+    if init not in ("least_squares", "zeros"):
+        raise InputError(f"{o.where}.init: expected 'least_squares' or 'zeros', got {init!r}")
+    optimizer = OptimizerSettings(
+        steps=_integer(o, "steps", 0), learning_rate=o.number("learning_rate", positive=True),
+        warmup_steps=_integer(o, "warmup_steps", 0), init=init,
+        regularization=o.number("regularization", positive=True),
+        checkpoint_seconds=o.number("checkpoint_seconds", positive=True))
+    t = top.table("targets")
+    c = t.table("cancellation")
+    cancellation = CancellationTarget(_numbers(c, "freqs_hz"), _numbers(c, "gain_db"))
+    b = t.table("beam")
+    band = b.vector("band_hz", 2)
+    beam = BeamTarget(band_hz=(float(band[0]), float(band[1])), flat_deg=b.number("flat_deg"),
+                      null_deg=b.number("null_deg"), null_db=b.number("null_db"),
+                      rear_deg=b.number("rear_deg"), rear_db=b.number("rear_db"),
+                      harmonics=_numbers(b, "harmonics"))
+    w = top.table("weights")
+    unknown = sorted(set(w.data) - set(LOSS_TERMS))
+    if unknown:
+        raise InputError(f"{w.where}: unknown loss term(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(sorted(LOSS_TERMS))}")
+    weights = {name: w.number(name, 0.0, minimum=0.0) for name in LOSS_TERMS}
+    return TrainConfig(array=array, seed=seed, design=design, optimizer=optimizer,
+                       cancellation=cancellation, beam=beam, weights=weights)

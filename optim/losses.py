@@ -1,0 +1,181 @@
+"""Loss terms: small pure functions of system responses, registered by name.
+
+Every term takes ``(s, t)``: ``s`` the system responses of one step (a dict of JAX arrays,
+built by :func:`optim.objective.system_responses`) and ``t`` the static targets (a dict
+built from :class:`optim.problem.Problem`), and returns a scalar. The total is the
+weighted sum of the terms from the config; each term is logged on its own.
+
+Levels are in dB where the goal is a level (cancellation, nulls, flatness, effort), with
+smooth one-sided hinges (``softplus``) so that a term is zero once its goal is met and
+never rewards overshoot; fidelity terms are complex errors relative to unit targets.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+_EPS = 1e-10
+
+
+def db(power: jnp.ndarray) -> jnp.ndarray:
+    """10 log10 of a power with a floor at -100 dB."""
+    return 10.0 * jnp.log10(power + _EPS)
+
+
+def hinge_db(excess_db: jnp.ndarray, softness_db: float = 1.0) -> jnp.ndarray:
+    """Smooth one-sided penalty of an excess in dB: ~0 below zero, ~linear above."""
+    return softness_db * jax.nn.softplus(excess_db / softness_db)
+
+
+def weighted_mean_over_freq(values: jnp.ndarray, weight: jnp.ndarray) -> jnp.ndarray:
+    """Average over the frequency axis (-1) with weights (F,) that sum to 1 where used."""
+    return jnp.sum(values * weight, axis=-1) / jnp.maximum(jnp.sum(weight), _EPS)
+
+
+def _separation_shortfall(s, t, key: str = "ctc_zone") -> jnp.ndarray:
+    """(B,) per-listener mean shortfall (dB) of separation below the target curve."""
+    power = jnp.abs(s[key]) ** 2  # (B, F, ear, input)
+    ipsi = jnp.stack([power[..., 0, 0], power[..., 1, 1]], axis=1)  # (B, 2, F)
+    contra = jnp.stack([power[..., 1, 0], power[..., 0, 1]], axis=1)
+    short = hinge_db(t["cancellation_db"] - (db(ipsi) - db(contra)))
+    weight = t["freq_weight"] * (t["cancellation_db"] > 0)
+    return jnp.mean(weighted_mean_over_freq(short, weight), axis=1)
+
+
+def cancellation(s, t) -> jnp.ndarray:
+    """Mean shortfall of the ipsi/contra power ratio below the target curve (dB)."""
+    return jnp.mean(_separation_shortfall(s, t))
+
+
+def cancellation_nominal(s, t) -> jnp.ndarray:
+    """The same shortfall at the nominal listener alone: the sweet spot comes first."""
+    return _separation_shortfall(s, t, "ctc_nominal_batch")[0]
+
+
+def cancellation_worst(s, t, temperature_db: float = 1.0) -> jnp.ndarray:
+    """Soft maximum over listeners of the same shortfall (dB)."""
+    per = _separation_shortfall(s, t)
+    return temperature_db * (jax.nn.logsumexp(per / temperature_db) - jnp.log(per.shape[0]))
+
+
+def _complex_error(response, target, weight) -> jnp.ndarray:
+    err = jnp.abs(response - target) ** 2  # (F, ...)
+    err = err.reshape(err.shape[0], -1).mean(axis=1)
+    return weighted_mean_over_freq(err, weight)
+
+
+def ctc_fidelity(s, t) -> jnp.ndarray:
+    """Nominal listener: binaural CTC system against a pure delay identity."""
+    target = t["bulk"][:, None, None] * jnp.eye(2)
+    return _complex_error(s["ctc_nominal"], target, t["freq_weight"])
+
+
+def virtual_fidelity(s, t) -> jnp.ndarray:
+    """Nominal listener: L and R ear responses against the virtual +-width pair."""
+    return _complex_error(s["lr_nominal"], t["bulk"][:, None, None] * t["virtual"], t["freq_weight"])
+
+
+def centre_fidelity(s, t) -> jnp.ndarray:
+    """Nominal listener: C ear responses against a real frontal source (tonal balance)."""
+    return _complex_error(s["c_nominal"], t["bulk"][:, None] * t["centre"], t["freq_weight"])
+
+
+def _zone_level_db(response: jnp.ndarray, reference: jnp.ndarray, weight) -> jnp.ndarray:
+    """Mean squared dB level of zone ipsi responses (B, F, 2) over |reference| (F, 2)."""
+    level = db(jnp.abs(response) ** 2) - db(jnp.abs(reference) ** 2)
+    return jnp.mean(weighted_mean_over_freq(jnp.moveaxis(level, 1, -1) ** 2, weight))
+
+
+def ctc_tonal(s, t) -> jnp.ndarray:
+    """Zone: squared dB deviation of the CTC ipsilateral level from unity."""
+    ipsi = jnp.stack([s["ctc_zone"][..., 0, 0], s["ctc_zone"][..., 1, 1]], -1)
+    return _zone_level_db(ipsi, jnp.ones_like(ipsi[0]), t["freq_weight"])
+
+
+def lr_tonal(s, t) -> jnp.ndarray:
+    """Zone: squared dB deviation of the L/R ipsilateral level from the virtual ipsi."""
+    ipsi = jnp.stack([s["lr_zone"][..., 0, 0], s["lr_zone"][..., 1, 1]], -1)
+    reference = jnp.stack([t["virtual"][:, 0, 0], t["virtual"][:, 1, 1]], -1)
+    return _zone_level_db(ipsi, reference, t["freq_weight"])
+
+
+def interaural(s, t) -> jnp.ndarray:
+    """Zone: error of the L/R interaural transfer (contra/ipsi) against the virtual one,
+    relative to the ipsilateral power; independent of level and distance."""
+    lr = s["lr_zone"]  # (B, F, ear, channel)
+    itf = t["virtual"][:, 1, 0] / t["virtual"][:, 0, 0]  # (F,) contra/ipsi of L (= R's)
+    ipsi = jnp.stack([lr[..., 0, 0], lr[..., 1, 1]], -1)
+    contra = jnp.stack([lr[..., 1, 0], lr[..., 0, 1]], -1)
+    err = jnp.abs(contra - itf[None, :, None] * ipsi) ** 2 / (jnp.abs(ipsi) ** 2 + _EPS)
+    return jnp.mean(weighted_mean_over_freq(jnp.moveaxis(err, 1, -1), t["freq_weight"]))
+
+
+def _beam_relative_db(s, t) -> jnp.ndarray:
+    """(F, A) C-channel far-field power re on-axis, dB."""
+    power = jnp.abs(s["beam"]) ** 2
+    return db(power) - db(power[:, t["on_axis"]][:, None])
+
+
+def beam_null(s, t) -> jnp.ndarray:
+    """Excess of the +-90 deg power over the null goal, over the beam band (dB)."""
+    rel = _beam_relative_db(s, t)[:, t["null_idx"]]  # (F, 2)
+    return weighted_mean_over_freq(jnp.mean(hinge_db(rel - t["null_db"]), axis=1).T,
+                                   t["freq_weight"] * t["beam_band"])
+
+
+def beam_flat(s, t) -> jnp.ndarray:
+    """Squared dB deviation from on-axis within +-flat_deg, over the beam band."""
+    rel = _beam_relative_db(s, t)
+    sq = jnp.sum(rel**2 * t["flat_mask"], axis=1) / jnp.sum(t["flat_mask"])
+    return weighted_mean_over_freq(sq, t["freq_weight"] * t["beam_band"])
+
+
+def beam_rear(s, t) -> jnp.ndarray:
+    """Excess of the rear power (|az| >= rear_deg) over its goal, over the beam band (dB)."""
+    rel = _beam_relative_db(s, t)
+    excess = jnp.sum(hinge_db(rel - t["rear_db"]) * t["rear_mask"], axis=1) / jnp.sum(t["rear_mask"])
+    return weighted_mean_over_freq(excess, t["freq_weight"] * t["beam_band"])
+
+
+def beam_pattern(s, t) -> jnp.ndarray:
+    """Squared error of the normalised C magnitude pattern against the desired one."""
+    mag = jnp.abs(s["beam"]) / (jnp.abs(s["beam"][:, t["on_axis"]])[:, None] + _EPS)
+    return weighted_mean_over_freq(jnp.mean((mag - t["pattern"]) ** 2, axis=1),
+                                   t["freq_weight"] * t["beam_band"])
+
+
+def effort(s, t, excess_db: float = 12.0, ceiling_db: float = 15.0) -> jnp.ndarray:
+    """Array effort of every input: dB above its 1-4 kHz mean beyond ``excess_db``, and
+    above ``ceiling_db`` re one driver at unit gain."""
+    level = db(jnp.sum(jnp.abs(s["filters"]) ** 2, axis=1))  # (C, F)
+    ref = jnp.sum(level * t["effort_ref"], axis=1, keepdims=True) / jnp.sum(t["effort_ref"])
+    penalty = hinge_db(level - ref - excess_db) + hinge_db(level - ceiling_db)
+    return jnp.mean(weighted_mean_over_freq(penalty, t["freq_weight"]))
+
+
+def compactness(s, t) -> jnp.ndarray:
+    """Share of each path's energy near the ends of the FIR window (pre-ringing, tail)."""
+    energy = s["taps"] ** 2  # (C, D, N)
+    return jnp.mean(jnp.sum(energy * t["compact_weight"], -1) / (jnp.sum(energy, -1) + _EPS))
+
+
+LOSS_TERMS: dict[str, Callable] = {
+    "cancellation": cancellation,
+    "cancellation_nominal": cancellation_nominal,
+    "cancellation_worst": cancellation_worst,
+    "ctc_fidelity": ctc_fidelity,
+    "ctc_tonal": ctc_tonal,
+    "virtual_fidelity": virtual_fidelity,
+    "interaural": interaural,
+    "lr_tonal": lr_tonal,
+    "centre_fidelity": centre_fidelity,
+    "beam_null": beam_null,
+    "beam_flat": beam_flat,
+    "beam_rear": beam_rear,
+    "beam_pattern": beam_pattern,
+    "effort": effort,
+    "compactness": compactness,
+}

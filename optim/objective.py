@@ -1,0 +1,103 @@
+"""Factories that turn a problem and a config into a jitted loss and training step."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from optim.config import TrainConfig
+from optim.losses import LOSS_TERMS
+from optim.params import Params, frequency_responses
+from optim.problem import Problem
+
+
+def static_targets(problem: Problem, config: TrainConfig) -> dict:
+    """The loss terms' targets and masks as JAX arrays (float32 / complex64)."""
+    az = problem.azimuths_deg
+    on_axis = int(np.flatnonzero(az == 0.0)[0])
+    null_idx = np.array([np.flatnonzero(np.isclose(az, a))[0] for a in
+                         (-config.beam.null_deg, config.beam.null_deg)])
+    fold = np.abs(az)
+    as32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    as64 = lambda x: jnp.asarray(x, jnp.complex64)  # noqa: E731
+    return {
+        "freq_weight": as32(problem.freq_weight), "bulk": as64(problem.bulk),
+        "cancellation_db": as32(problem.cancellation_db), "virtual": as64(problem.virtual),
+        "centre": as64(problem.centre), "beam_band": as32(problem.beam_band),
+        "pattern": as32(problem.pattern), "effort_ref": as32(problem.effort_ref),
+        "compact_weight": as32(problem.compact_weight),
+        "on_axis": on_axis, "null_idx": jnp.asarray(null_idx),
+        "null_db": config.beam.null_db, "rear_db": config.beam.rear_db,
+        "flat_mask": as32(fold <= config.beam.flat_deg + 1e-9),
+        "rear_mask": as32(fold >= config.beam.rear_deg - 1e-9),
+    }
+
+
+def system_responses(params: Params, ears: jnp.ndarray, nominal: jnp.ndarray,
+                     farfield: jnp.ndarray, band: jnp.ndarray) -> dict:
+    """Responses every loss term reads.
+
+    ears: (B, F, 2, D) zone batch; nominal: (F, 2, D); farfield: (F, A, D); band: (D, F).
+    """
+    filters, ctc = frequency_responses(params, band)  # (3, D, F), (2, D, F)
+    n_taps = band.shape[-1] - 1
+    return {
+        "filters": jnp.concatenate([filters, ctc], axis=0),
+        "taps": jnp.fft.irfft(jnp.concatenate([filters, ctc], 0), 2 * n_taps, axis=-1)[..., :n_taps],
+        "ctc_zone": jnp.einsum("bfed,idf->bfei", ears, ctc),
+        "ctc_nominal": jnp.einsum("fed,idf->fei", nominal, ctc),
+        "ctc_nominal_batch": jnp.einsum("fed,idf->fei", nominal, ctc)[None],
+        "lr_zone": jnp.einsum("bfed,cdf->bfec", ears, filters[:2]),
+        "lr_nominal": jnp.einsum("fed,cdf->fec", nominal, filters[:2]),
+        "c_nominal": jnp.einsum("fed,df->fe", nominal, filters[2]),
+        "beam": jnp.einsum("fad,df->fa", farfield, filters[2]),
+    }
+
+
+def make_loss(config: TrainConfig, problem: Problem) -> Callable:
+    """``loss(params, batch_index) -> (total, terms)``; batch_index (B,) picks pool listeners."""
+    targets = static_targets(problem, config)
+    pool = jnp.asarray(problem.ear_pool, jnp.complex64)
+    nominal = jnp.asarray(problem.ear_nominal, jnp.complex64)
+    farfield = jnp.asarray(problem.farfield, jnp.complex64)
+    band = jnp.asarray(problem.band_response, jnp.complex64)
+    active = {name: w for name, w in config.weights.items() if w > 0}
+
+    def loss(params: Params, batch_index: jnp.ndarray):
+        s = system_responses(params, pool[batch_index], nominal, farfield, band)
+        terms = {name: LOSS_TERMS[name](s, targets) for name in active}
+        total = sum(active[name] * value for name, value in terms.items())
+        return total, terms
+
+    return loss
+
+
+def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    """Adam on a warm-up + cosine-decay schedule, with global-norm gradient clipping."""
+    o = config.optimizer
+    schedule = optax.warmup_cosine_decay_schedule(
+        init_value=0.0, peak_value=o.learning_rate, warmup_steps=max(o.warmup_steps, 1),
+        decay_steps=max(o.steps, o.warmup_steps + 1), end_value=o.learning_rate * 0.05)
+    return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
+
+
+def make_step(loss: Callable, optimizer: optax.GradientTransformation) -> Callable:
+    """Jitted ``step(params, opt_state, batch_index) -> (params, opt_state, total, terms)``."""
+
+    @jax.jit
+    def step(params, opt_state, batch_index):
+        (total, terms), grads = jax.value_and_grad(loss, has_aux=True)(params, batch_index)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, total, terms
+
+    return step
+
+
+def batch_indices(seed: int, step: int, pool: int, batch: int) -> np.ndarray:
+    """The listeners of one step: a function of (seed, step) only, so a resumed run
+    draws exactly what an uninterrupted one would."""
+    return np.random.default_rng([seed, step]).choice(pool, size=batch, replace=False)

@@ -1,0 +1,121 @@
+"""The design problem as arrays: frequency grid, transfer matrices and targets (NumPy).
+
+Ear transfers are *normalised*: each listener's are multiplied by ``r exp(+jkr)``, ``r``
+the distance from the device origin to the head centre, which removes spreading and the
+bulk propagation delay. A driver with a unit filter then gives about unit pressure, and
+every target is simply ``exp(-j w T)`` (T = the bank's latency) times a relative response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.signal import firwin2
+
+from evaluation.metrics import EFFORT_REF_BAND
+from models import (Array, Listeners, ear_transfer, farfield_transfer, get_zone, place_listeners,
+                    sample_listeners)
+from models.heads import resolve_head
+from optim.config import TrainConfig
+from targets import cancellation_gain_db, desired_pattern, fit_virtual_source, virtual_ears
+
+BEAM_AZIMUTHS_DEG = np.arange(-180.0, 180.0, 5.0)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Everything the losses need, sampled on the rfft grid of ``2 * taps`` points.
+
+    Shapes: F bins, P pool listeners, D drivers, A azimuths, N taps.
+    """
+
+    freqs_hz: np.ndarray  # (F,)
+    freq_weight: np.ndarray  # (F,) equal weight per octave inside [min, max], else 0
+    bulk: np.ndarray  # (F,) exp(-j w T)
+    ear_pool: np.ndarray  # (P, F, 2, D) normalised zone transfers
+    ear_nominal: np.ndarray  # (F, 2, D) normalised nominal transfer
+    farfield: np.ndarray  # (F, A, D)
+    azimuths_deg: np.ndarray  # (A,)
+    band_firs: np.ndarray  # (D, band_taps) real
+    band_response: np.ndarray  # (D, F)
+    cancellation_db: np.ndarray  # (F,)
+    virtual: np.ndarray  # (F, 2, 2) L/R ear targets [f, ear, channel], relative
+    centre: np.ndarray  # (F, 2) C ear target (a real frontal source), relative
+    beam_band: np.ndarray  # (F,) bool
+    pattern: np.ndarray  # (A,) desired C magnitude
+    effort_ref: np.ndarray  # (F,) bool, 1-4 kHz
+    compact_weight: np.ndarray  # (N,) time-domain penalty weight of the taps
+    virtual_source: dict  # fitted parametric HRTF parameters
+
+
+def frequency_grid(config: TrainConfig) -> np.ndarray:
+    """(taps + 1,) rfft bin frequencies of a ``2 * taps`` transform, Hz."""
+    return np.fft.rfftfreq(2 * config.design.taps, 1.0 / config.design.sample_rate)
+
+
+def design_band_firs(array: Array, sample_rate: int, band_taps: int) -> np.ndarray:
+    """(D, band_taps) linear-phase band-split FIRs: unity in each driver's band, zero
+    an octave (at least 150 Hz) outside it. Bands reaching below 100 Hz get no high-pass."""
+    nyquist = sample_rate / 2
+    firs = []
+    for lo, hi in array.bands_hz:
+        points, gains = [0.0], [0.0 if lo >= 100.0 else 1.0]
+        if lo >= 100.0:
+            points += [max(lo - max(lo / 2, 150.0), 1.0), lo]
+            gains += [0.0, 1.0]
+        top = hi + max(hi, 150.0)
+        if top < nyquist:
+            points += [hi, top]
+            gains += [1.0, 0.0]
+        points.append(nyquist)
+        gains.append(gains[-1])
+        firs.append(firwin2(band_taps, points, gains, fs=sample_rate, window="hann"))
+    return np.array(firs)
+
+
+def normalised_ears(array: Array, freqs_hz: np.ndarray, listeners: Listeners, head) -> np.ndarray:
+    """(P, F, 2, D) ear transfers times ``r exp(jkr)`` of each head (see module doc)."""
+    ear = ear_transfer(array, freqs_hz, listeners.positions_m, listeners.facing, head=head)
+    r = np.linalg.norm(listeners.positions_m, axis=-1)  # (P,)
+    k = 2 * np.pi * freqs_hz / array.speed_of_sound_m_s
+    return ear * (r[:, None] * np.exp(1j * np.outer(r, k)))[:, :, None, None]
+
+
+def build_problem(array: Array, config: TrainConfig) -> Problem:
+    """Sample transfers and targets for ``config`` (seconds of NumPy work)."""
+    d = config.design
+    head = resolve_head(d.head)
+    freqs = frequency_grid(config)
+    live = (freqs >= d.min_freq_hz) & (freqs <= d.max_freq_hz)
+    weight = np.where(live, 1.0 / np.maximum(freqs, 1.0), 0.0)
+    weight /= weight.sum()
+    zone = get_zone(d.zone)
+    if d.zone_lateral_m >= 0:
+        zone = replace(zone, lateral_m=d.zone_lateral_m)
+    pool = sample_listeners(zone, array.listener, d.pool, config.seed)
+    nominal = place_listeners(array.listener, 0.0, 1.0, 0.0, 0.0)
+    virtual = fit_virtual_source(array, d.width_deg, head)
+    r = array.listener.distance_m
+    front = head.relative_response(freqs, np.array([[[r, 0.0, 0.0]]]), array.speed_of_sound_m_s)
+    firs = design_band_firs(array, d.sample_rate, d.band_taps)
+    n = np.arange(d.taps)
+    edge = d.taps // 16
+    # No penalty in the bulk of the window; quadratic ramps over the first and last 1/16.
+    compact = np.maximum(np.maximum(edge - n, n - (d.taps - 1 - edge)), 0) / edge
+    return Problem(
+        freqs_hz=freqs, freq_weight=weight,
+        bulk=np.exp(-2j * np.pi * freqs * d.latency_samples / d.sample_rate),
+        ear_pool=normalised_ears(array, freqs, pool, head).astype(np.complex64),
+        ear_nominal=normalised_ears(array, freqs, nominal, head)[0],
+        farfield=farfield_transfer(array, freqs, BEAM_AZIMUTHS_DEG),
+        azimuths_deg=BEAM_AZIMUTHS_DEG,
+        band_firs=firs, band_response=np.fft.rfft(firs, 2 * d.taps, axis=-1),
+        cancellation_db=cancellation_gain_db(config.cancellation, freqs),
+        virtual=virtual_ears(virtual, freqs), centre=front[:, 0, :, 0],
+        beam_band=(freqs >= config.beam.band_hz[0]) & (freqs <= config.beam.band_hz[1]),
+        pattern=desired_pattern(config.beam, BEAM_AZIMUTHS_DEG),
+        effort_ref=(freqs >= EFFORT_REF_BAND[0]) & (freqs <= EFFORT_REF_BAND[1]),
+        compact_weight=compact**2,
+        virtual_source=virtual.to_dict(),
+    )
