@@ -1,0 +1,138 @@
+"""Multi-input, multi-output FIR convolution: a streaming partitioned convolver and an
+offline one-shot convolver.
+
+Shapes follow the filter bank: ``taps`` is ``(inputs, outputs, N)``; output ``o`` is
+``sum_i taps[i, o] * x[i]`` (linear convolution). Both engines FFT every input once and
+multiply-accumulate over the input axis in the frequency domain, so the cost grows with
+``inputs + outputs`` FFTs rather than ``inputs * outputs``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft as sfft
+from numpy.lib.stride_tricks import sliding_window_view
+
+from models.errors import InputError
+
+MIN_BLOCK = 32
+MAX_BLOCK = 8192
+
+
+def check_taps(taps, name: str = "taps") -> np.ndarray:
+    """Return ``taps`` as a finite float array ``(inputs, outputs, N)`` or raise InputError."""
+    arr = np.asarray(taps)
+    if arr.ndim != 3 or 0 in arr.shape or arr.dtype.kind not in "fiu":
+        raise InputError(f"{name}: expected a real (inputs, outputs, N) array, got "
+                         f"dtype {arr.dtype} shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{name}: contains NaN or infinite taps")
+    return arr
+
+
+def check_block_size(block_size) -> int:
+    """Return ``block_size`` as an int in ``[MIN_BLOCK, MAX_BLOCK]`` or raise InputError."""
+    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) \
+            or not MIN_BLOCK <= block_size <= MAX_BLOCK:
+        raise InputError(f"block size: expected an integer from {MIN_BLOCK} to {MAX_BLOCK} "
+                         f"samples, got {block_size!r}")
+    return int(block_size)
+
+
+class Convolver:
+    """Uniformly partitioned overlap-save convolver with a frequency-domain delay line.
+
+    ``taps`` (inputs, outputs, N) are cut into ``K = ceil(N / block_size)`` partitions of
+    ``block_size`` taps, each transformed with an FFT of ``2 * block_size``. Every call of
+    :meth:`process` takes exactly ``block_size`` samples per input and returns as many per
+    output, with no latency beyond the filters' own. ``dtype`` (float32 or float64) is the
+    arithmetic precision.
+    """
+
+    def __init__(self, taps, block_size: int, *, dtype=np.float32):
+        taps = check_taps(taps)
+        self.block_size = b = check_block_size(block_size)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise InputError(f"dtype: expected float32 or float64, got {self.dtype}")
+        self.inputs, self.outputs, n_taps = taps.shape
+        self.partitions = k = -(-n_taps // b)
+        parts = np.zeros((k * b, self.inputs, self.outputs), self.dtype)
+        parts[:n_taps] = np.moveaxis(taps, -1, 0)
+        parts = np.moveaxis(parts.reshape(k, b, self.inputs, self.outputs), 1, -1)
+        spectra = sfft.rfft(parts, n=2 * b, axis=-1)  # (K, I, O, F)
+        # Oldest partition first, to match the delay line read oldest-first below.
+        self._spectra = np.ascontiguousarray(spectra[::-1]).reshape(k * self.inputs,
+                                                                      self.outputs, b + 1)
+        complex_dtype = self._spectra.dtype
+        self._frame = np.zeros((self.inputs, 2 * b), self.dtype)
+        # The delay line is stored twice over so the last K spectra are one contiguous slice.
+        self._delay_line = np.zeros((2 * k, self.inputs, b + 1), complex_dtype)
+        self._products = np.empty((k * self.inputs, self.outputs, b + 1), complex_dtype)
+        self._sum = np.empty((self.outputs, b + 1), complex_dtype)
+        self._pos = 0
+
+    def reset(self) -> None:
+        """Forget all past input (silence before the next block)."""
+        self._frame[:] = 0.0
+        self._delay_line[:] = 0.0
+        self._pos = 0
+
+    def process(self, block) -> np.ndarray:
+        """Filter one block: ``(inputs, block_size)`` in, ``(outputs, block_size)`` out."""
+        block = np.asarray(block)
+        if block.shape != (self.inputs, self.block_size):
+            raise InputError(f"block: expected shape ({self.inputs}, {self.block_size}), "
+                             f"got {block.shape}")
+        b, k = self.block_size, self.partitions
+        frame = self._frame
+        frame[:, :b] = frame[:, b:]
+        frame[:, b:] = block
+        spectrum = sfft.rfft(frame, axis=-1)
+        pos = self._pos
+        self._delay_line[pos] = spectrum
+        self._delay_line[pos + k] = spectrum
+        self._pos = (pos + 1) % k
+        recent = self._delay_line[pos + 1:pos + 1 + k].reshape(k * self.inputs, 1, b + 1)
+        np.multiply(recent, self._spectra, out=self._products)
+        np.add.reduce(self._products, axis=0, out=self._sum)
+        return sfft.irfft(self._sum, n=2 * b, axis=-1)[:, b:]
+
+
+def convolve_offline(x, taps, *, fft_size: int | None = None) -> np.ndarray:
+    """Full linear convolution of ``x`` (inputs, n) with ``taps`` (inputs, outputs, N).
+
+    Returns ``(outputs, n + N - 1)``: the filter tail is flushed. Overlap-save with FFT size
+    ``fft_size`` (default: a fast size near ``8 N``), many frames per FFT call. Arithmetic
+    is float32 when both arguments are float32, float64 otherwise.
+    """
+    taps = check_taps(taps)
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[0] != taps.shape[0] or x.shape[1] == 0 or x.dtype.kind not in "fiu":
+        raise InputError(f"x: expected a real ({taps.shape[0]}, n) array for taps of shape "
+                         f"{taps.shape}, got dtype {x.dtype} shape {x.shape}")
+    dtype = np.float32 if x.dtype == np.float32 and taps.dtype == np.float32 else np.float64
+    n_in, n = x.shape
+    _, n_out, n_taps = taps.shape
+    total = n + n_taps - 1
+    size = fft_size or sfft.next_fast_len(8 * n_taps, real=True)
+    size = min(size, sfft.next_fast_len(total, real=True))
+    if size < n_taps:
+        raise InputError(f"fft_size: must be at least the filter length {n_taps}, got {size}")
+    hop = size - n_taps + 1
+    n_frames = -(-total // hop)
+    padded = np.zeros((n_in, n_frames * hop + n_taps - 1), dtype)
+    padded[:, n_taps - 1:n_taps - 1 + n] = x
+    spectra = sfft.rfft(taps.astype(dtype, copy=False), n=size, axis=-1)  # (I, O, F)
+    frames = sliding_window_view(padded, size, axis=-1)[:, ::hop]  # (I, frames, size)
+    out = np.empty((n_out, n_frames * hop), dtype)
+    batch = max(1, (1 << 20) // (size * n_in))
+    for start in range(0, n_frames, batch):
+        stop = min(start + batch, n_frames)
+        spec = sfft.rfft(frames[:, start:stop], axis=-1)  # (I, b, F)
+        acc = spec[0][None] * spectra[0][:, None]
+        for i in range(1, n_in):
+            acc += spec[i][None] * spectra[i][:, None]
+        chunk = sfft.irfft(acc, n=size, axis=-1)[..., n_taps - 1:]  # (O, b, hop)
+        out[:, start * hop:stop * hop] = chunk.reshape(n_out, -1)
+    return out[:, :total]
