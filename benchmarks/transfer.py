@@ -1,0 +1,75 @@
+"""Time ear_transfer (rigid-sphere head) and farfield_transfer for a bundled array.
+
+Default workload: the studio array, 512 frequencies up to 24 kHz, 256 couch-zone heads,
+i.e. a (256, 512, 2, 5) complex ear-transfer tensor. Prints the median and minimum of a
+few repeats and a breakdown of one call (geometry + piston path vs the head series).
+
+    python benchmarks/transfer.py [--array studio] [--freqs 512] [--listeners 256] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from _cli import make_parser, run  # noqa: E402  (also puts the checkout on sys.path)
+
+import numpy as np  # noqa: E402
+
+from models import (InputError, ear_transfer, farfield_transfer, get_zone, head_frames,  # noqa: E402
+                    load_array, sample_listeners)
+from models._head_sphere import SphereHead  # noqa: E402
+
+
+def timed(fn: Callable[[], object], repeats: int) -> np.ndarray:
+    """Wall-clock seconds of ``repeats`` calls of ``fn`` (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return np.array(times)
+
+
+def report(label: str, times: np.ndarray) -> None:
+    print(f"{label:<44s} median {np.median(times):8.4f} s   min {times.min():8.4f} s")
+
+
+def main(args) -> int:
+    if args.freqs < 1 or args.listeners < 1 or args.repeats < 1:
+        raise InputError("--freqs, --listeners and --repeats must be at least 1")
+    array = load_array(args.array)
+    freqs = np.linspace(0.0, 24000.0, args.freqs)
+    heads = sample_listeners(get_zone(args.zone), array.listener, args.listeners, seed=0)
+    d = len(array.drivers)
+    print(f"array {array.name} ({d} drivers), {args.freqs} frequencies 0-24 kHz, "
+          f"{args.listeners} heads in zone {args.zone!r}, {args.repeats} repeats")
+
+    report(f"ear_transfer sphere ({args.listeners}, {args.freqs}, 2, {d})",
+           timed(lambda: ear_transfer(array, freqs, heads.positions_m, heads.facing), args.repeats))
+    report("ear_transfer free field",
+           timed(lambda: ear_transfer(array, freqs, heads.positions_m, heads.facing, head="free"),
+                 args.repeats))
+    offset = array.positions_m[None] - heads.positions_m[:, None]
+    sources = np.einsum("pij,pdj->pdi", head_frames(heads.positions_m, heads.facing), offset)
+    report("  of which the sphere series alone",
+           timed(lambda: SphereHead().relative_response(freqs, sources, array.speed_of_sound_m_s),
+                 args.repeats))
+    azimuths = np.arange(-180.0, 180.0, 1.0)
+    report(f"farfield_transfer ({args.freqs}, {azimuths.size}, {d})",
+           timed(lambda: farfield_transfer(array, freqs, azimuths), args.repeats))
+    return 0
+
+
+if __name__ == "__main__":
+    parser = make_parser(__doc__.splitlines()[0], prog="benchmarks/transfer.py")
+    parser.add_argument("--array", default="studio", help="bundled array name or .toml path")
+    parser.add_argument("--zone", default="couch", help="listening-zone preset")
+    parser.add_argument("--freqs", type=int, default=512, help="number of frequencies")
+    parser.add_argument("--listeners", type=int, default=256, help="number of listener heads")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats after a warm-up")
+    sys.exit(run(main, parser))
