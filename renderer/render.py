@@ -1,0 +1,151 @@
+"""Render a sound file through a filter bank into driver feeds, streaming from disk.
+
+``stereo`` input is upmixed to L, R, C and filtered with ``taps``; ``lrc`` input (three
+channels) goes to ``taps`` directly; ``binaural`` input (left ear, right ear) goes to
+``ctc_taps``. The output holds the D driver feeds in manifest order, ``n + N - 1``
+samples long (the filter tail is kept); the upmix latency is compensated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from models.errors import InputError
+from renderer.convolver import Convolver, check_block_size
+from renderer.filterbank import FilterBank
+from renderer.preview import ear_filters
+from renderer.resample import Resampler
+from renderer.stream import Aligned, Blocked, Stage, run
+from renderer.upmix import Upmixer
+from renderer.wavio import check_output, open_input, read_blocks, wav_writer
+
+INPUTS = ("stereo", "lrc", "binaural")
+PROGRESS_MIN_S = 10.0  # show a progress bar for inputs longer than this
+
+
+@dataclass(frozen=True)
+class RenderReport:
+    """What a render wrote: frames per file and the peaks (linear, full scale = 1)."""
+
+    frames: int
+    peak: float
+    preview_peak: float | None
+
+    @property
+    def headroom_db(self) -> float:
+        """dB below full scale of the loudest driver sample; negative means over."""
+        return -20.0 * np.log10(max(self.peak, 1e-30))
+
+
+class _Gain:
+    def __init__(self, gain: float):
+        self.gain = gain
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        return block * self.gain
+
+    def flush(self) -> np.ndarray:
+        return np.zeros((0, 0))
+
+
+class _Stereo:
+    """(1 or 2, n) -> (2, n); a mono file becomes L = R = x / sqrt(2) (all of it in C)."""
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        return np.repeat(block / np.sqrt(2.0), 2, axis=0) if block.shape[0] == 1 else block
+
+    def flush(self) -> np.ndarray:
+        return np.zeros((0, 0))
+
+
+def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank, *,
+                input_kind: str = "stereo", block: int = 1024, gain_db: float = 0.0,
+                resample: bool = False, upmix_mode: str = "frequency",
+                subtype: str = "FLOAT", preview_m=None, preview_path: str | Path | None = None,
+                progress: bool = True) -> RenderReport:
+    """Render ``in_path`` to ``out_path`` (float32 WAV by default) and optionally a binaural
+    preview for a listener at ``preview_m`` (3,) metres to ``preview_path``.
+
+    Peaks over full scale are kept (float) and reported; with a PCM ``subtype`` they raise
+    InputError and nothing is written.
+    """
+    if input_kind not in INPUTS:
+        raise InputError(f"--input: expected one of {', '.join(INPUTS)}, got {input_kind!r}")
+    block = check_block_size(block)
+    if not np.isfinite(gain_db):
+        raise InputError(f"--gain-db: expected a finite number of dB, got {gain_db!r}")
+    check_output(out_path, subtype)
+    if (preview_m is None) != (preview_path is None):
+        raise InputError("preview: give both a listener position and an output path, or neither")
+    if preview_path is not None:
+        check_output(preview_path, subtype)
+    taps = bank.ctc_taps if input_kind == "binaural" else bank.taps
+    rate = bank.sample_rate
+    with open_input(in_path) as snd:
+        _check_channels(in_path, snd.channels, input_kind)
+        stages: list[Stage] = []
+        n_out = snd.frames
+        if snd.samplerate != rate:
+            if not resample:
+                raise InputError(f"{in_path}: sample rate {snd.samplerate} Hz does not match "
+                                 f"the filter bank's {rate} Hz; pass --resample to convert")
+            resampler = Resampler(snd.samplerate, rate, snd.channels)
+            stages.append(resampler)
+            n_out = -(-snd.frames * resampler.up // resampler.down)
+        if input_kind == "stereo":
+            stages.append(_Stereo())
+            stages.append(Aligned(Upmixer(rate, mode=upmix_mode), inputs=2))
+        stages.append(_Gain(10.0 ** (gain_db / 20.0)))
+        stages.append(Blocked(Convolver(taps, block), taps.shape[2]))
+        ears = None
+        if preview_m is not None:
+            firs = ear_filters(bank, preview_m)
+            ears = Blocked(Convolver(firs, block), firs.shape[2])
+        bar = tqdm(total=snd.frames, unit="frame", unit_scale=True, leave=False,
+                   disable=not progress or snd.frames < PROGRESS_MIN_S * snd.samplerate)
+        with contextlib.ExitStack() as stack:
+            out = stack.enter_context(wav_writer(out_path, rate, taps.shape[1], subtype))
+            prev = None if ears is None else \
+                stack.enter_context(wav_writer(preview_path, rate, 2, subtype))
+            peak, preview_peak = 0.0, 0.0
+            for feeds in run(stages, _counted(read_blocks(snd, block), bar)):
+                peak = max(peak, float(np.max(np.abs(feeds))))
+                out.write(feeds.T.astype(np.float32))
+                if ears is not None:
+                    preview_peak = _write_preview(prev, ears.process(feeds), preview_peak)
+            if ears is not None:
+                preview_peak = _write_preview(prev, ears.flush(), preview_peak)
+            bar.close()
+            if subtype != "FLOAT" and max(peak, preview_peak) > 1.0:
+                over = 20.0 * np.log10(max(peak, preview_peak))
+                raise InputError(f"{out_path}: the output peaks {over:.1f} dB over full scale "
+                                 f"and {subtype} would clip it; nothing was written. Render "
+                                 f"with --gain-db {gain_db - over:.1f} or lower, or as FLOAT")
+    return RenderReport(frames=n_out + taps.shape[2] - 1, peak=peak,
+                        preview_peak=None if ears is None else preview_peak)
+
+
+def _check_channels(path, channels: int, input_kind: str) -> None:
+    allowed = {"stereo": (1, 2), "lrc": (3,), "binaural": (2,)}[input_kind]
+    if channels not in allowed:
+        want = " or ".join(str(c) for c in allowed)
+        raise InputError(f"{path}: --input {input_kind} needs {want} channel(s), the file "
+                         f"has {channels}")
+
+
+def _counted(blocks, bar):
+    for block in blocks:
+        bar.update(block.shape[1])
+        yield block
+
+
+def _write_preview(snd, block: np.ndarray, peak: float) -> float:
+    if block.shape[1]:
+        snd.write(block.T.astype(np.float32))
+        peak = max(peak, float(np.max(np.abs(block))))
+    return peak

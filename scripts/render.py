@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Render a sound file through a trained filter bank into the D driver feeds.
+
+    python scripts/render.py IN.wav OUT.wav --filters FB.npz [--input stereo|lrc|binaural]
+        [--block N] [--gain-db G] [--resample] [--preview x,y[,z] [--preview-out P.wav]]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from _cli import make_parser, run  # first: puts the checkout on sys.path
+
+from renderer.filterbank import read_filterbank
+from renderer.preview import parse_position
+from renderer.render import INPUTS, render_file
+from renderer.upmix import MODES
+from renderer.wavio import SUBTYPES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = make_parser(__doc__.splitlines()[0], prog="render.py")
+    parser.add_argument("input", type=Path, help="input sound file")
+    parser.add_argument("output", type=Path, help="output WAV: one channel per driver, "
+                        "in the order of the bank's manifest")
+    parser.add_argument("--filters", type=Path, required=True, help="filter bank .npz")
+    parser.add_argument("--input", dest="input_kind", choices=INPUTS, default="stereo",
+                        help="stereo: upmix to L, R, C then taps; lrc: a 3-channel L, R, C "
+                        "file to taps; binaural: a left-ear, right-ear file to ctc_taps")
+    parser.add_argument("--block", type=int, default=1024, help="block size, 32 to 8192 samples")
+    parser.add_argument("--gain-db", type=float, default=0.0, help="gain before the filters, dB")
+    parser.add_argument("--resample", action="store_true",
+                        help="resample an input whose rate differs from the bank's (polyphase)")
+    parser.add_argument("--upmix", choices=MODES, default=None,
+                        help="stereo upmix mode (default: the manifest's upmix.mode, else "
+                        "frequency)")
+    parser.add_argument("--subtype", choices=SUBTYPES, default="FLOAT", help="output sample format")
+    parser.add_argument("--preview", metavar="X,Y[,Z]", default=None,
+                        help="also write a binaural preview for a listener at this position "
+                        "(metres, device frame; Z defaults to the nominal listener height)")
+    parser.add_argument("--preview-out", type=Path, default=None,
+                        help="preview WAV path (default: OUTPUT with .preview.wav)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    bank = read_filterbank(args.filters)
+    upmix = bank.manifest["upmix"]
+    mode = args.upmix or (upmix.get("mode") if isinstance(upmix, dict)
+                          and upmix.get("mode") in MODES else "frequency")
+    position = preview_path = None
+    if args.preview is not None:
+        position = parse_position(args.preview, float(bank.manifest["listener"]["height_m"]))
+        preview_path = args.preview_out or args.output.with_suffix(".preview.wav")
+    report = render_file(args.input, args.output, bank, input_kind=args.input_kind,
+                         block=args.block, gain_db=args.gain_db, resample=args.resample,
+                         upmix_mode=mode, subtype=args.subtype, preview_m=position,
+                         preview_path=preview_path, progress=not args.quiet)
+    print(f"wrote {args.output}: {len(bank.driver_names)} driver feeds "
+          f"({', '.join(bank.driver_names)}), {report.frames} frames at {bank.sample_rate} Hz")
+    if report.peak > 1.0:
+        print(f"warning: driver feeds peak {-report.headroom_db:.1f} dB over full scale "
+              f"(not clipped in the float file); to play them safely render with --gain-db "
+              f"{args.gain_db + report.headroom_db:.1f} or lower", file=sys.stderr)
+    else:
+        print(f"peak {-report.headroom_db:.1f} dBFS, headroom {report.headroom_db:.1f} dB")
+    if report.preview_peak is not None:
+        print(f"wrote {preview_path}: binaural preview at {position.tolist()} m")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main, build_parser()))
