@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from datetime import datetime, timezone
 
 import numpy as np
@@ -9,6 +10,13 @@ import numpy as np
 from models import Array
 from optim.config import TrainConfig
 from renderer.filterbank import CHANNELS, CTC_CHANNELS, FORMAT, VERSION, FilterBank
+from renderer.upmix import Upmixer
+
+
+def upmix_defaults() -> dict:
+    """The renderer's default upmix settings (what stereo input will be played with)."""
+    params = inspect.signature(Upmixer).parameters
+    return {name: p.default for name, p in params.items() if p.default is not inspect.Parameter.empty}
 
 
 def make_filterbank(array: Array, config: TrainConfig, taps: np.ndarray, ctc_taps: np.ndarray,
@@ -22,7 +30,7 @@ def make_filterbank(array: Array, config: TrainConfig, taps: np.ndarray, ctc_tap
         "drivers": array.to_manifest(),
         "listener": {"distance_m": array.listener.distance_m, "height_m": array.listener.height_m},
         "latency_samples": d.latency_samples,
-        "upmix": {"mode": "similarity", "note": "L/R/C from stereo with renderer.upmix defaults"},
+        "upmix": upmix_defaults(),
         "array": array.name, "metrics": metrics,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "training": {**training, "head": d.head, "zone": d.zone, "width_deg": d.width_deg,
