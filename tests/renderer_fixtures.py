@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from models import load_array
 from renderer.filterbank import FilterBank, write_filterbank
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def synthetic_bank(n_taps: int = 256, *, rate: int = 48000, seed: int = 0,
@@ -38,3 +42,13 @@ def write_bank(path: Path, **kwargs) -> tuple[Path, FilterBank]:
     bank = synthetic_bank(**kwargs)
     write_filterbank(path, bank)
     return path, bank
+
+
+def load_script(name: str):
+    """Import scripts/<name>.py as a module (its ``_cli`` import needs scripts/ on the path)."""
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.insert(0, str(ROOT / "scripts"))
+    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

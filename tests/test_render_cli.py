@@ -3,7 +3,6 @@ peaks, resampling, the binaural preview, and no JAX."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -16,20 +15,10 @@ from scipy.signal import oaconvolve, resample_poly
 
 from models import ear_transfer, load_array
 from renderer.upmix import upmix
-from renderer_fixtures import synthetic_bank, write_bank
+from renderer_fixtures import load_script, synthetic_bank, write_bank
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 48000
-
-
-def load_script(name: str):
-    """Import scripts/<name>.py as a module (its ``_cli`` import needs scripts/ on the path)."""
-    if str(ROOT / "scripts") not in sys.path:
-        sys.path.insert(0, str(ROOT / "scripts"))
-    spec = importlib.util.spec_from_file_location(f"{name}_cli", ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 render_cli = load_script("render")

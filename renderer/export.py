@@ -1,0 +1,178 @@
+"""Export a filter bank for other convolution engines: mono FIR files plus a config.
+
+``wav``: one float32 WAV per (input, driver) path and ``paths.json``; ``brutefir``: raw
+float32 little-endian coefficients and ``brutefir.conf`` (a ``from_inputs`` /
+``to_outputs`` filter per path, raw-file I/O); ``camilladsp``: WAV coefficients and
+``camilladsp.yml`` for CamillaDSP v3 (a fan-out mixer, one ``Conv`` filter per path, a
+summing mixer). Both configs apply the bank's headroom gain (:func:`headroom_db`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from models.errors import InputError
+from renderer.filterbank import CHANNELS, CTC_CHANNELS, FilterBank
+from renderer.wavio import write_wav
+
+FORMATS = ("wav", "brutefir", "camilladsp")
+INPUTS = {"lrc": CHANNELS, "binaural": CTC_CHANNELS}
+BRUTEFIR_PARTITION = 1024  # samples per BruteFIR partition (its block size)
+
+
+def headroom_db(taps: np.ndarray) -> float:
+    """dB of attenuation (>= 0) that keeps every driver feed at or below full scale for
+    full-scale sinusoids on all inputs in the worst phase: ``max_{d,f} sum_i |H_id(f)|``."""
+    n = 1 << int(np.ceil(np.log2(8 * taps.shape[-1])))
+    gain = np.abs(np.fft.rfft(taps.astype(float), n=n, axis=-1)).sum(axis=0).max()
+    return max(0.0, 20.0 * np.log10(gain)) if gain > 0 else 0.0
+
+
+def export_bank(bank: FilterBank, out_dir: str | Path, fmt: str, *, inputs: str = "lrc") -> list[Path]:
+    """Write the export of ``bank``'s ``taps`` (``inputs="lrc"``) or ``ctc_taps``
+    (``"binaural"``) into the existing directory ``out_dir``; returns the files written.
+
+    All files appear together at the end, or none (on any error)."""
+    if fmt not in FORMATS:
+        raise InputError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if inputs not in INPUTS:
+        raise InputError(f"--input: expected one of {', '.join(INPUTS)}, got {inputs!r}")
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise InputError(f"{out_dir}: output directory does not exist (or is not a directory)")
+    if not os.access(out_dir, os.W_OK):
+        raise InputError(f"{out_dir}: output directory is not writable")
+    taps = bank.taps if inputs == "lrc" else bank.ctc_taps
+    names = INPUTS[inputs]
+    paths = {(i, d): f"{names[i]}_to_{driver}" for i in range(len(names))
+             for d, driver in enumerate(bank.driver_names)}
+    staging = Path(tempfile.mkdtemp(prefix=".export.", dir=out_dir))
+    try:
+        if fmt == "brutefir":
+            for (i, d), stem in paths.items():
+                taps[i, d].astype("<f4").tofile(staging / f"{stem}.raw")
+            (staging / "brutefir.conf").write_text(brutefir_config(bank, taps, names, paths))
+        else:
+            for (i, d), stem in paths.items():
+                write_wav(staging / f"{stem}.wav", taps[i, d][None], bank.sample_rate)
+            if fmt == "camilladsp":
+                text = camilladsp_config(bank, taps, names, paths)
+                (staging / "camilladsp.yml").write_text(text)
+            else:
+                (staging / "paths.json").write_text(json.dumps(_listing(bank, taps, names, paths),
+                                                               indent=2) + "\n")
+        written = []
+        for item in sorted(staging.iterdir()):
+            os.replace(item, out_dir / item.name)
+            written.append(out_dir / item.name)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _listing(bank: FilterBank, taps, names, paths) -> dict:
+    return {"sample_rate": bank.sample_rate, "taps": int(taps.shape[-1]),
+            "inputs": list(names), "outputs": bank.driver_names,
+            "headroom_db": headroom_db(taps),
+            "paths": [{"input": names[i], "output": bank.driver_names[d], "file": f"{stem}.wav"}
+                      for (i, d), stem in paths.items()]}
+
+
+def brutefir_config(bank: FilterBank, taps, names, paths) -> str:
+    """BruteFIR config text: raw FLOAT_LE coefficients, input.raw -> output.raw file I/O."""
+    n_taps = taps.shape[-1]
+    parts = -(-n_taps // BRUTEFIR_PARTITION)
+    drivers = bank.driver_names
+    quote = ", ".join
+    lines = [
+        f"# soundstage filter bank ({bank.manifest['array']}): {len(names)} inputs x "
+        f"{len(drivers)} drivers x {n_taps} taps at {bank.sample_rate} Hz.",
+        "# Run from this directory: brutefir brutefir.conf. Interleaved float32 input.raw",
+        f"# ({quote(names)}) becomes output.raw ({quote(drivers)}) of the same length;",
+        f"# append {n_taps - 1} zeros to the input to get the filter tail.",
+        "# For live audio replace the two \"file\" devices, e.g. with \"alsa\".",
+        f"sampling_rate: {bank.sample_rate};",
+        f"filter_length: {BRUTEFIR_PARTITION},{parts};",
+        "float_bits: 32;",
+        "overflow_warnings: true;",
+        "show_progress: false;",
+        "monitor_rate: false;",
+        "powersave: false;",
+        "lock_memory: false;",
+        "",
+    ]
+    attenuation = headroom_db(taps)
+    for stem in paths.values():
+        lines.append(f'coeff "{stem}" {{ filename: "{stem}.raw"; format: "FLOAT_LE"; '
+                     f"attenuation: {attenuation:.6f}; }};")
+    in_names = ", ".join(f'"{n}"' for n in names)
+    out_names = ", ".join(f'"{d}"' for d in drivers)
+    lines += ["", f"input {in_names} {{",
+              '    device: "file" { path: "input.raw"; };',
+              f'    sample: "FLOAT_LE"; channels: {len(names)};', "};",
+              f"output {out_names} {{",
+              '    device: "file" { path: "output.raw"; };',
+              f'    sample: "FLOAT_LE"; channels: {len(drivers)};', "};", ""]
+    for (i, d), stem in paths.items():
+        lines.append(f'filter "{stem}" {{ from_inputs: "{names[i]}"; '
+                     f'to_outputs: "{drivers[d]}"; coeff: "{stem}"; }};')
+    return "\n".join(lines) + "\n"
+
+
+def camilladsp_config(bank: FilterBank, taps, names, paths) -> str:
+    """CamillaDSP v3 YAML: headroom gain, fan-out mixer, a Conv per path, summing mixer.
+
+    Stdin/Stdout raw FLOAT32LE devices; replace them with the real capture and playback."""
+    drivers = bank.driver_names
+    n_in, n_d = len(names), len(drivers)
+    order = list(paths.items())  # channel k of the fanned-out stream is path order[k]
+    out = [
+        f"# soundstage filter bank ({bank.manifest['array']}) for CamillaDSP v3: inputs "
+        f"{', '.join(names)}; outputs {', '.join(drivers)}.",
+        "# Run: camilladsp camilladsp.yml < input.raw > output.raw (interleaved float32).",
+        "title: \"soundstage filter bank\"",
+        "devices:",
+        f"  samplerate: {bank.sample_rate}",
+        f"  chunksize: {max(1024, 1 << int(np.ceil(np.log2(taps.shape[-1]))))}",
+        "  capture:",
+        "    type: Stdin",
+        f"    channels: {n_in}",
+        "    format: FLOAT32LE",
+        "  playback:",
+        "    type: Stdout",
+        f"    channels: {n_d}",
+        "    format: FLOAT32LE",
+        "filters:",
+        "  headroom:",
+        "    type: Gain",
+        "    parameters:",
+        f"      gain: {-headroom_db(taps):.6f}",
+        "      scale: dB",
+    ]
+    for (_, stem) in order:
+        out += [f"  {stem}:", "    type: Conv", "    parameters:", "      type: Wav",
+                f"      filename: {stem}.wav", "      channel: 0"]
+    out += ["mixers:", "  fanout:", "    channels:", f"      in: {n_in}",
+            f"      out: {len(order)}", "    mapping:"]
+    for k, ((i, _), _) in enumerate(order):
+        out += [f"      - dest: {k}", "        sources:", f"          - channel: {i}",
+                "            gain: 0", "            inverted: false"]
+    out += ["  sum:", "    channels:", f"      in: {len(order)}", f"      out: {n_d}", "    mapping:"]
+    for d in range(n_d):
+        out += [f"      - dest: {d}", "        sources:"]
+        for k, ((_, dd), _) in enumerate(order):
+            if dd == d:
+                out += [f"          - channel: {k}", "            gain: 0",
+                        "            inverted: false"]
+    out += ["pipeline:", "  - type: Filter", f"    channels: {list(range(n_in))}",
+            "    names: [headroom]", "  - type: Mixer", "    name: fanout"]
+    for k, (_, stem) in enumerate(order):
+        out += ["  - type: Filter", f"    channels: [{k}]", f"    names: [{stem}]"]
+    out += ["  - type: Mixer", "    name: sum"]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Export a filter bank as mono FIR files plus a ready BruteFIR or CamillaDSP config.
+
+    python scripts/export.py FB.npz --format wav|brutefir|camilladsp --out DIR [--input lrc|binaural]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from _cli import make_parser, run  # first: puts the checkout on sys.path
+
+from renderer.export import FORMATS, INPUTS, export_bank, headroom_db
+from renderer.filterbank import read_filterbank
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = make_parser(__doc__.splitlines()[0], prog="export.py")
+    parser.add_argument("filters", type=Path, help="filter bank .npz")
+    parser.add_argument("--format", dest="fmt", choices=FORMATS, required=True,
+                        help="wav: WAV files and paths.json; brutefir: raw float32 files and "
+                        "brutefir.conf; camilladsp: WAV files and camilladsp.yml (v3)")
+    parser.add_argument("--out", type=Path, required=True, help="existing output directory")
+    parser.add_argument("--input", dest="inputs", choices=list(INPUTS), default="lrc",
+                        help="lrc: the L, R, C taps; binaural: the crosstalk-only ctc_taps")
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    bank = read_filterbank(args.filters)
+    written = export_bank(bank, args.out, args.fmt, inputs=args.inputs)
+    taps = bank.taps if args.inputs == "lrc" else bank.ctc_taps
+    print(f"wrote {len(written)} files to {args.out} ({args.fmt}); headroom gain "
+          f"{-headroom_db(taps):.2f} dB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main, build_parser()))

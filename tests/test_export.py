@@ -1,0 +1,133 @@
+"""scripts/export.py: FIR files, BruteFIR run for real, CamillaDSP YAML replayed in NumPy."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import oaconvolve
+
+from renderer.export import headroom_db
+from renderer_fixtures import load_script, write_bank
+
+export_cli = load_script("export")
+DRIVERS = ["mid_left", "mid_right", "mid_up", "tweeter", "woofer"]
+
+
+def export(*argv) -> int:
+    return export_cli.run(export_cli.main, export_cli.build_parser(), [str(a) for a in argv])
+
+
+def reference(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    return oaconvolve(x[:, None, :], taps.astype(float), axes=-1).sum(axis=0)
+
+
+@pytest.fixture
+def bank(tmp_path):
+    return write_bank(tmp_path / "fb.npz", n_taps=700, seed=3)
+
+
+def test_headroom_is_the_worst_case_sinusoid_gain():
+    taps = np.zeros((3, 2, 8))
+    taps[:, 0, 0] = [0.5, 0.5, 1.0]  # in-phase sum 2 -> 6.02 dB
+    taps[0, 1, 3] = 0.25  # -12 dB, under full scale
+    assert np.isclose(headroom_db(taps), 20 * np.log10(2.0))
+    assert headroom_db(taps[:, 1:]) == 0.0
+
+
+@pytest.mark.parametrize("inputs", ["lrc", "binaural"])
+def test_wav_export_holds_every_path_exactly(tmp_path, bank, inputs):
+    path, fb = bank
+    out = tmp_path / "out"
+    out.mkdir()
+    assert export(path, "--format", "wav", "--out", out, "--input", inputs) == 0
+    taps, names = (fb.taps, ["L", "R", "C"]) if inputs == "lrc" else \
+        (fb.ctc_taps, ["left_ear", "right_ear"])
+    listing = json.loads((out / "paths.json").read_text())
+    assert len(listing["paths"]) == len(names) * 5
+    for entry in listing["paths"]:
+        data, rate = sf.read(out / entry["file"], dtype="float32")
+        assert rate == 48000 and data.ndim == 1
+        np.testing.assert_array_equal(
+            data, taps[names.index(entry["input"]), DRIVERS.index(entry["output"])])
+
+
+@pytest.mark.skipif(shutil.which("brutefir") is None,
+                    reason="BruteFIR is not installed (Debian package 'brutefir'; .ci/run installs it)")
+def test_brutefir_runs_the_export_like_the_numpy_renderer(tmp_path, bank):
+    path, fb = bank
+    out = tmp_path / "bf"
+    out.mkdir()
+    export(path, "--format", "brutefir", "--out", out)
+    x = np.random.default_rng(5).uniform(-0.5, 0.5, (3, 6000)).astype(np.float32)
+    padded = np.concatenate([x, np.zeros((3, 699), np.float32)], axis=1)  # room for the tail
+    padded.T.astype("<f4").tofile(out / "input.raw")
+    proc = subprocess.run(["brutefir", "brutefir.conf"], cwd=out, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    got = np.fromfile(out / "output.raw", "<f4").reshape(-1, 5).T
+    ref = reference(x, fb.taps) * 10 ** (-headroom_db(fb.taps) / 20)
+    assert got.shape == ref.shape
+    assert np.max(np.abs(got - ref)) < 1e-5
+
+
+def test_camilladsp_config_replayed_in_numpy_equals_the_renderer(tmp_path, bank):
+    """Interpret the YAML the way CamillaDSP does (gain, mixers, Conv per channel) and check
+    the result against the direct convolution; needs PyYAML, else the text is checked."""
+    path, fb = bank
+    out = tmp_path / "cd"
+    out.mkdir()
+    export(path, "--format", "camilladsp", "--out", out)
+    text = (out / "camilladsp.yml").read_text()
+    _text_checks(text)
+    yaml = pytest.importorskip("yaml", reason="PyYAML absent: only the text was checked")
+    cfg = yaml.safe_load(text)
+    assert cfg["devices"]["capture"] == {"type": "Stdin", "channels": 3, "format": "FLOAT32LE"}
+    assert cfg["devices"]["playback"]["channels"] == 5
+    x = np.random.default_rng(6).uniform(-0.5, 0.5, (3, 3000))
+    signal = x
+    for step in cfg["pipeline"]:
+        if step["type"] == "Mixer":
+            mixer = cfg["mixers"][step["name"]]
+            mixed = np.zeros((mixer["channels"]["out"], signal.shape[1]))
+            for m in mixer["mapping"]:
+                for src in m["sources"]:
+                    sign = -1.0 if src["inverted"] else 1.0
+                    mixed[m["dest"]] += sign * 10 ** (src["gain"] / 20) * signal[src["channel"]]
+            signal = mixed
+        else:
+            signal = signal.copy()
+            for ch in step["channels"]:
+                for name in step["names"]:
+                    flt = cfg["filters"][name]
+                    if flt["type"] == "Gain":
+                        assert flt["parameters"]["scale"] == "dB"
+                        signal[ch] *= 10 ** (flt["parameters"]["gain"] / 20)
+                    else:
+                        assert flt["type"] == "Conv" and flt["parameters"]["type"] == "Wav"
+                        fir, rate = sf.read(out / flt["parameters"]["filename"])
+                        assert rate == cfg["devices"]["samplerate"]
+                        signal[ch] = np.convolve(signal[ch], fir)[:signal.shape[1]]
+    ref = reference(x, fb.taps)[:, :3000] * 10 ** (-headroom_db(fb.taps) / 20)
+    assert signal.shape == ref.shape
+    assert np.max(np.abs(signal - ref)) < 1e-5
+
+
+def _text_checks(text: str) -> None:
+    """The structure that is visible without a YAML parser."""
+    assert text.count("type: Conv") == 15 and "format: FLOAT32LE" in text
+    assert "name: fanout" in text and "name: sum" in text and "type: Gain" in text
+
+
+def test_bad_output_directory_and_bank_exit_2(tmp_path, bank, capsys):
+    path, _ = bank
+    assert export(path, "--format", "wav", "--out", tmp_path / "missing") == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert export(tmp_path / "nope.npz", "--format", "wav", "--out", tmp_path) == 2
+    assert "not found" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fb.npz"]
