@@ -3,10 +3,11 @@ beam, directivity, effort, per-position table, with the baselines side by side.
 
     python scripts/robustness.py --filters checkpoints/studio/filterbank.npz --out runs/study
         [--zone couch | --lateral-m 0.3 --distance-scale 0.7 1.6 ...] [--head PATH.sofa]
-        [--compare other.npz ...]
+        [--compare other.npz ...] [--room living_room]
 
 Writes DIR/metrics.json, DIR/positions.csv, DIR/*.png and DIR/report.html (each
-atomically; the report last). See docs/metrics.md for the definitions.
+atomically; the report last). ``--room`` adds the C channel's room figures (models/room.py).
+See docs/metrics.md for the definitions.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import _cli
@@ -51,7 +53,25 @@ def build_parser():
     p.add_argument("--driver-error-draws", type=int, default=16,
                    help="random driver gain/phase mismatch draws (0: none)")
     p.add_argument("--seed", type=int, default=0, help="seed of the driver-error draws")
+    p.add_argument("--room", help="room preset (models/rooms.toml) or room TOML: adds DRR, C50 "
+                   "and critical distance of the C channel with and without the beamformer "
+                   "(image sources: can take a minute)")
     return p
+
+
+def load_room(name: str):
+    """The room of ``--room`` (the room model is imported only when asked for)."""
+    try:
+        from models.room import load_room as load
+    except ModuleNotFoundError as exc:
+        raise InputError(f"--room: the room model is not available here ({exc})") from None
+    return load(name)
+
+
+def room_figures(array, room, bank: FilterBank) -> dict:
+    """{"C with beamformer": {...}, "C without beamformer": {...}} at the nominal listener."""
+    from evaluation.room_metrics import room_study
+    return room_study(array, room, bank)
 
 
 def zone_from_args(args) -> Zone:
@@ -90,6 +110,7 @@ def main(args) -> int:
     check_args(args)
     zone = zone_from_args(args)
     head = resolve_head(args.head)  # a SOFA file is read once, here
+    room = load_room(args.room) if args.room else None
     bank = load_bank(args.filters)
     array = robustness.bank_array(bank, args.filters, args.array)
     grid = robustness.map_grid(array, zone, *args.grid)
@@ -131,6 +152,9 @@ def main(args) -> int:
                                  if s.freqs_hz.shape == primary.freqs_hz.shape}},
         "positions": positions,
     }
+    if room is not None:
+        metrics["run"]["room"] = args.room
+        metrics["room"] = room_figures(array, room, bank)
     write_json(out / "metrics.json", metrics)
     write_csv(out / "positions.csv", positions)
     report = write_report(out / "report.html", metrics, images)
@@ -165,8 +189,20 @@ def write_figures(out: Path, array, grid, studies: dict, threshold_db: float) ->
 
 
 def write_json(path: Path, data: dict) -> None:
+    """Strict JSON: a non-finite figure (undefined, e.g. C50 of a response that ends
+    within 50 ms) is written as null."""
     with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1, allow_nan=True))
+        tmp.write_text(json.dumps(_finite(data), indent=1, allow_nan=False))
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:

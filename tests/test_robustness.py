@@ -210,3 +210,19 @@ def test_bad_input_is_one_message_and_exit_2(small_bank, tmp_path, args, message
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_room_study_is_added_to_the_report(small_bank, tmp_path):
+    pytest.importorskip("evaluation.room_metrics")
+    room = tmp_path / "small_room.toml"
+    room.write_text("dimensions_m = [4.0, 3.5, 2.5]\nabsorption = 0.3\nmax_order = 3\n"
+                    "device_position_m = [0.4, 1.75, 0.9]\n")
+    out = tmp_path / "study"
+    done = run_cli("--filters", str(small_bank), "--out", str(out), "--grid", "3", "3",
+                   "--driver-error-draws", "0", "--room", str(room))
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["room"]) == {"C with beamformer", "C without beamformer"}
+    for figures in metrics["room"].values():
+        assert {"drr_db", "c50_db", "critical_distance_m"} <= set(figures)
+    assert "<h2>Room</h2>" in (out / "report.html").read_text()
