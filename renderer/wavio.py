@@ -21,9 +21,13 @@ def open_input(path: str | Path) -> sf.SoundFile:
     if not path.is_file():
         raise InputError(f"{path}: input sound file not found")
     try:
-        return sf.SoundFile(path)
+        snd = sf.SoundFile(path)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise InputError(f"{path}: not a readable sound file: {exc}") from None
+    if snd.frames == 0:
+        snd.close()
+        raise InputError(f"{path}: the sound file holds no samples; expected audio")
+    return snd
 
 
 def read_blocks(snd: sf.SoundFile, block: int) -> Iterator[np.ndarray]:
@@ -32,6 +36,11 @@ def read_blocks(snd: sf.SoundFile, block: int) -> Iterator[np.ndarray]:
         data = snd.read(block, dtype="float64", always_2d=True)
         if not len(data):
             return
+        bad = ~np.isfinite(data)
+        if bad.any():
+            frame = snd.tell() - len(data) + int(np.argmax(bad.any(axis=1)))
+            raise InputError(f"{snd.name}: NaN or infinite sample at frame {frame}; expected "
+                             f"finite audio")
         yield data.T
 
 
