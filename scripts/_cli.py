@@ -43,7 +43,8 @@ def run(main: Callable[[argparse.Namespace], int | None], parser: argparse.Argum
     except InputError as exc:
         if args.debug:
             raise
-        print(textwrap.fill(f"{parser.prog}: error: {exc}", width=100), file=sys.stderr)
+        print(textwrap.fill(f"{parser.prog}: error: {exc}", width=100, break_long_words=False,
+                            break_on_hyphens=False), file=sys.stderr)  # paths stay whole
         return 2
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
