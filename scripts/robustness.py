@@ -16,6 +16,7 @@ import csv
 import dataclasses
 import json
 import math
+import os
 from pathlib import Path
 
 import _cli
@@ -96,6 +97,9 @@ def check_args(args) -> None:
         raise InputError(f"--out {out}: exists and is not a directory")
     if not out.parent.is_dir():
         raise InputError(f"--out {out}: parent directory {out.parent} does not exist")
+    writable = out if out.is_dir() else out.parent
+    if not os.access(writable, os.W_OK):
+        raise InputError(f"--out {out}: directory {writable} is not writable")
 
 
 def load_bank(path: str) -> FilterBank:

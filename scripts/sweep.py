@@ -80,6 +80,9 @@ def check_args(args) -> list[sweep.Design]:
         raise InputError(f"--out {out}: exists and is not a directory")
     if not out.parent.is_dir():
         raise InputError(f"--out {out}: parent directory {out.parent} does not exist")
+    writable = out if out.is_dir() else out.parent
+    if not os.access(writable, os.W_OK):
+        raise InputError(f"--out {out}: directory {writable} is not writable")
     weight_sets = list(dict.fromkeys(sweep.parse_weights(w) for w in args.weights))
     return sweep.design_grid(args.arrays, args.taps, args.zones, laterals, weight_sets,
                              args.seeds, args.steps)
