@@ -34,7 +34,8 @@ def headroom_db(taps: np.ndarray) -> float:
     return max(0.0, 20.0 * np.log10(gain)) if gain > 0 else 0.0
 
 
-def export_bank(bank: FilterBank, out_dir: str | Path, fmt: str, *, inputs: str = "lrc") -> list[Path]:
+def export_bank(bank: FilterBank, out_dir: str | Path, fmt: str, *,
+                inputs: str = "lrc") -> list[Path]:
     """Write the export of ``bank``'s ``taps`` (``inputs="lrc"``) or ``ctc_taps``
     (``"binaural"``) into the existing directory ``out_dir``; returns the files written.
 
@@ -163,7 +164,8 @@ def camilladsp_config(bank: FilterBank, taps, names, paths) -> str:
     for k, ((i, _), _) in enumerate(order):
         out += [f"      - dest: {k}", "        sources:", f"          - channel: {i}",
                 "            gain: 0", "            inverted: false"]
-    out += ["  sum:", "    channels:", f"      in: {len(order)}", f"      out: {n_d}", "    mapping:"]
+    out += ["  sum:", "    channels:", f"      in: {len(order)}", f"      out: {n_d}",
+            "    mapping:"]
     for d in range(n_d):
         out += [f"      - dest: {d}", "        sources:"]
         for k, ((_, dd), _) in enumerate(order):

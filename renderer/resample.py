@@ -21,7 +21,8 @@ class Resampler:
     def __init__(self, rate_in: int, rate_out: int, channels: int):
         for name, rate in (("rate_in", rate_in), ("rate_out", rate_out)):
             if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
-                raise InputError(f"resampling {name}: expected a positive integer in Hz, got {rate!r}")
+                raise InputError(f"resampling {name}: expected a positive integer in Hz, "
+                                 f"got {rate!r}")
         g = gcd(int(rate_in), int(rate_out))
         self.up, self.down = int(rate_out) // g, int(rate_in) // g
         half_len = 10 * max(self.up, self.down)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Export a filter bank as mono FIR files plus a ready BruteFIR or CamillaDSP config.
 
-    python scripts/export.py FB.npz --format wav|brutefir|camilladsp --out DIR [--input lrc|binaural]
+    python scripts/export.py FB.npz --format wav|brutefir|camilladsp --out DIR
+        [--input lrc|binaural]
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def synthetic_bank(n_taps: int = 256, *, rate: int = 48000, seed: int = 0,
-                   taps: np.ndarray | None = None, ctc_taps: np.ndarray | None = None) -> FilterBank:
+                   taps: np.ndarray | None = None,
+                   ctc_taps: np.ndarray | None = None) -> FilterBank:
     """A studio-shaped bank (3 x 5 drivers) of decaying random taps, peak gain well below 1,
     unless ``taps`` / ``ctc_taps`` are given."""
     array = load_array("studio")

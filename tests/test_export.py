@@ -58,7 +58,8 @@ def test_wav_export_holds_every_path_exactly(tmp_path, bank, inputs):
 
 
 @pytest.mark.skipif(shutil.which("brutefir") is None,
-                    reason="BruteFIR is not installed (Debian package 'brutefir'; .ci/run installs it)")
+                    reason="BruteFIR is not installed (Debian package 'brutefir'; "
+                    ".ci/run installs it)")
 def test_brutefir_runs_the_export_like_the_numpy_renderer(tmp_path, bank):
     path, fb = bank
     out = tmp_path / "bf"
