@@ -13,3 +13,7 @@ __all__ = [
     "load_array", "parse_array", "parse_zone", "place_listeners", "resolve_head",
     "sample_listeners", "zone_presets",
 ]
+
+from models.room import Room, load_room, room_impulse_response, room_transfer  # noqa: E402
+
+__all__ += ["Room", "load_room", "room_impulse_response", "room_transfer"]
