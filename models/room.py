@@ -28,6 +28,7 @@ import numpy as np
 
 from models._array import Array
 from models._piston import piston_directivity
+from models._transfer import _check_freqs
 from models.errors import InputError
 from models.tomlfields import Fields, check_number, read_toml
 
@@ -176,10 +177,7 @@ def room_transfer(array: Array, room: Room, freqs_hz, receivers_m, *,
     ``directivity=False`` makes every driver a point source (``D = 1``). Returns
     complex (F, R, D).
     """
-    freqs = np.asarray(freqs_hz, dtype=float)
-    if freqs.ndim != 1 or freqs.size == 0 or not np.all(np.isfinite(freqs)) or np.any(freqs < 0):
-        raise InputError(f"freqs_hz: expected a non-empty 1-D array of finite frequencies "
-                         f">= 0 Hz, got shape {freqs.shape}")
+    freqs = _check_freqs(freqs_hz)
     receivers = _receivers(receivers_m, room)
     k = 2 * np.pi * freqs / room.speed_of_sound(array)
     out = np.zeros((freqs.size, receivers.shape[0], len(array.drivers)), dtype=complex)
@@ -224,8 +222,8 @@ def room_impulse_response(array: Array, room: Room, receivers_m, sample_rate_hz:
             delay = distance[:, r] / c * fs  # (I,) samples
             whole = np.floor(delay).astype(int)
             x = offsets[None] - (delay - whole)[:, None]  # (I, K) kernel argument
-            kernel = np.sinc(x) * np.i0(_KAISER_BETA * np.sqrt(np.clip(1 - (x / _FD_HALF) ** 2, 0, 1))) \
-                / np.i0(_KAISER_BETA)
+            window = np.i0(_KAISER_BETA * np.sqrt(np.clip(1 - (x / _FD_HALF) ** 2, 0, 1)))
+            kernel = np.sinc(x) * window / np.i0(_KAISER_BETA)
             taps = (amplitude / distance[:, r])[:, None] * kernel
             where = whole[:, None] + offsets[None] + _FD_HALF  # index into padded trains
             if not directivity:
@@ -249,7 +247,8 @@ def _directivity_firs(radius_m: float, angles_rad: np.ndarray, fs: float, c: flo
     """(A, _DIR_TAPS) zero-phase FIRs of the piston directivity at each angle from the
     axis, centred on tap ``_DIR_TAPS // 2``."""
     freqs = np.fft.rfftfreq(_DIR_TAPS, 1.0 / fs)
-    response = piston_directivity(2 * np.pi * freqs[None] / c * radius_m, np.cos(angles_rad)[:, None])
+    ka = 2 * np.pi * freqs[None] / c * radius_m
+    response = piston_directivity(ka, np.cos(angles_rad)[:, None])
     return np.fft.fftshift(np.fft.irfft(response, _DIR_TAPS, axis=1), axes=1)
 
 
@@ -270,7 +269,8 @@ def _paths(array: Array, room: Room, receivers: np.ndarray):
 def _receivers(receivers_m, room: Room) -> np.ndarray:
     receivers = np.asarray(receivers_m, dtype=float)
     if receivers.ndim != 2 or receivers.shape[1] != 3 or not np.all(np.isfinite(receivers)):
-        raise InputError(f"receivers_m: expected a finite (R, 3) array, got shape {receivers.shape}")
+        raise InputError(f"receivers_m: expected a finite (R, 3) array, "
+                         f"got shape {receivers.shape}")
     outside = [r.tolist() for r in receivers if not _inside(r, room.dimensions_m)]
     if outside:
         raise InputError(f"receivers_m: {outside[0]} is not inside room {room.name!r} "
