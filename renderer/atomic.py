@@ -50,6 +50,10 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # disk full, quota, I/O error: the user's to fix, not a bug
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{path}: could not write the file ({exc.strerror or exc}); nothing "
+                         f"was written and any previous {path.name} is unchanged") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
