@@ -112,7 +112,11 @@ def run_design(design: Design, out_dir: str, train_cmd: list[str],
         log, failed = done.stdout + done.stderr, done.returncode != 0
         reason = f"train exited with {done.returncode}"
     except subprocess.TimeoutExpired as exc:
-        log, failed, reason = f"{exc.stdout or ''}{exc.stderr or ''}", True, f"train timed out after {timeout_s} s"
+        parts = (exc.stdout, exc.stderr)  # bytes even with text=True on some Pythons
+        log = "".join(p.decode(errors="replace") if isinstance(p, bytes) else (p or "")
+                      for p in parts)
+        failed = True
+        reason = f"train timed out after {timeout_s} s"
     except OSError as exc:
         log, failed, reason = "", True, f"cannot run the train command {cmd[0]!r}: {exc}"
     _write_text(folder / "train.log", f"$ {' '.join(cmd)}\n{log}")
