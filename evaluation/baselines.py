@@ -9,13 +9,12 @@
   (the left-most and the right-most score). An array with no left or no right driver
   plays L, R and both ears on all drivers (mono).
 - ``least_squares_bank``: the closed-form regularised least-squares design of
-  ``optim.baseline`` when that module exists, else ``None``.
+  ``optim.baseline``.
 """
 
 from __future__ import annotations
 
 import datetime
-import importlib
 
 import numpy as np
 
@@ -64,14 +63,7 @@ def baseline_manifest(array: Array, sample_rate: int, kind: str) -> dict:
     }
 
 
-def least_squares_bank(array: Array, config=None) -> FilterBank | None:
-    """``optim.baseline.least_squares_bank(array, config)``, or ``None`` while that
-    module (or function) does not exist."""
-    try:
-        module = importlib.import_module("optim.baseline")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("optim", "optim.baseline"):
-            raise  # optim.baseline exists but something it needs is missing: a real error
-        return None
-    build = getattr(module, "least_squares_bank", None)
-    return None if build is None else build(array, config)
+def least_squares_bank(array: Array, config=None) -> FilterBank:
+    """The closed-form least-squares design (``optim.baseline``; imports JAX)."""
+    from optim.baseline import least_squares_bank as build
+    return build(array, config)

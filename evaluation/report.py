@@ -3,8 +3,8 @@ design side by side, the figures embedded as base64 PNGs, the per-position table
 when the run has one, the room study.
 
 ``metrics`` is the object that ``scripts/robustness.py`` writes to ``metrics.json``:
-``run`` (settings), ``designs`` ({name: {"heldout": {...}, "study": {...}}}), ``skipped``
-({name: reason}), ``positions`` (rows of the primary design) and optionally ``room``
+``run`` (settings), ``designs`` ({name: {"heldout": {...}, "study": {...}}}),
+``positions`` (rows of the primary design) and optionally ``room``
 ({name: {figure: value}} or any JSON object).
 """
 
@@ -70,9 +70,6 @@ def build_html(metrics: dict, images: list[tuple[str, Path]]) -> str:
     parts += ["<h2>Held-out grid (lateral x distance x yaw, never trained on)</h2>",
               designs_table(designs, "heldout"),
               "<h2>Listening-area study</h2>", designs_table(designs, "study")]
-    if metrics.get("skipped"):
-        parts.append("<p>Not shown: " + "; ".join(
-            f"{html.escape(k)} ({html.escape(str(v))})" for k, v in metrics["skipped"].items()) + "</p>")
     parts.append("<h2>Figures</h2>")
     for caption, path in images:
         data = base64.b64encode(Path(path).read_bytes()).decode("ascii")

@@ -70,3 +70,25 @@ def responses_to_taps(responses: np.ndarray, taps: int) -> np.ndarray:
     window = np.ones(taps)
     window[:fade], window[-fade:] = ramp, ramp[::-1]
     return impulse * window
+
+
+def least_squares_taps(problem: Problem, regularization: float, taps: int
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """float32 FIR taps (3, D, taps) and (2, D, taps) of the least-squares design."""
+    filters, ctc = least_squares_filters(problem, regularization)
+    return (responses_to_taps(filters, taps).astype(np.float32),
+            responses_to_taps(ctc, taps).astype(np.float32))
+
+
+def least_squares_bank(array, config=None):
+    """The least-squares design of ``array`` as a filter bank (``config`` None: the
+    defaults of optim/defaults.toml with this array)."""
+    from optim.config import load_config
+    from optim.export import make_filterbank
+    from optim.problem import build_problem
+
+    config = config or load_config(array=array.name)
+    problem = build_problem(array, config)
+    taps, ctc = least_squares_taps(problem, config.optimizer.regularization, config.design.taps)
+    return make_filterbank(array, config, taps, ctc, {}, {"design": "least_squares"},
+                           problem.virtual_source)

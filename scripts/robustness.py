@@ -119,13 +119,8 @@ def main(args) -> int:
     array = robustness.bank_array(bank, args.filters, args.array)
     grid = robustness.map_grid(array, zone, *args.grid)
     designs: dict[str, tuple[FilterBank, object]] = {"learned": (bank, array)}
-    skipped = {}
     designs["no_processing"] = (no_processing_bank(array, bank.sample_rate, bank.taps.shape[-1]), array)
-    least = least_squares_bank(array)
-    if least is None:
-        skipped["least_squares"] = "optim.baseline.least_squares_bank is not available"
-    else:
-        designs["least_squares"] = (least, array)
+    designs["least_squares"] = (least_squares_bank(array), array)
     for path in args.compare:
         other = load_bank(path)
         name = Path(path).stem if Path(path).stem not in designs else path
@@ -146,7 +141,6 @@ def main(args) -> int:
                 "width_deg": args.width_deg, "zone": dataclasses.asdict(zone),
                 "driver_error_draws": args.driver_error_draws, "seed": args.seed},
         "designs": {name: s.figures for name, s in studies.items()},
-        "skipped": skipped,
         "grid": {"lateral_m": grid.lateral_m.tolist(), "distance_m": grid.distance_m.tolist(),
                  "height_m": grid.height_m.tolist()},
         "maps": {f.name: getattr(primary.maps, f.name).tolist()

@@ -37,12 +37,11 @@ def build_parser():
 
 
 def main(args) -> int:
-    import numpy as np
     from tqdm import tqdm
 
     from evaluation.system import evaluate_heldout
     from models import load_array
-    from optim.baseline import least_squares_filters, responses_to_taps
+    from optim.baseline import least_squares_taps
     from optim.config import load_config
     from optim.export import make_filterbank
     from optim.loop import fingerprint, train
@@ -97,9 +96,8 @@ def main(args) -> int:
     result = train(config, problem, checkpoint=checkpoint, resume=args.resume, on_step=on_step)
     bar.close()
     taps, ctc_taps = export_taps(result.params, problem)
-    ls_filters, ls_ctc = least_squares_filters(problem, config.optimizer.regularization)
-    ls_taps = responses_to_taps(ls_filters, config.design.taps).astype(np.float32)
-    ls_ctc_taps = responses_to_taps(ls_ctc, config.design.taps).astype(np.float32)
+    ls_taps, ls_ctc_taps = least_squares_taps(problem, config.optimizer.regularization,
+                                              config.design.taps)
     evaluate = lambda t, c: evaluate_heldout(  # noqa: E731
         array, t, c, config.design.sample_rate, head=config.design.head,
         virtual_width_deg=config.design.width_deg, driver_error_draws=50, seed=config.seed)
