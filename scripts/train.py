@@ -28,7 +28,7 @@ def build_parser():
     p.add_argument("--sample-rate", type=int, help="Hz (default 48000)")
     p.add_argument("--zone", help="training zone preset (sweet, zone, couch, room)")
     p.add_argument("--zone-lateral-m", type=float, help="override the zone's lateral spread, m")
-    p.add_argument("--head", help="'sphere' or a path to a .sofa HRTF file")
+    p.add_argument("--head", help="'sphere', 'free' (no head) or a path to a .sofa HRTF file")
     p.add_argument("--width-deg", type=float, help="virtual stereo half-angle, degrees (default 30)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint beside --out if there is one")
@@ -71,8 +71,9 @@ def main(args) -> int:
     config = load_config(args.config, {"design": design, "optimizer": {"steps": args.steps}
                                        if args.steps is not None else {}},
                          array=args.array, seed=args.seed)
-    if config.design.head != "sphere" and not Path(config.design.head).is_file():
-        raise InputError(f"--head: {config.design.head} is neither 'sphere' nor an existing .sofa file")
+    if config.design.head not in ("sphere", "free") and not Path(config.design.head).is_file():
+        raise InputError(f"--head: {config.design.head} is not 'sphere', 'free' or an existing "
+                         f".sofa file")
 
     t0 = time.monotonic()
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
