@@ -55,6 +55,10 @@ def system_responses(params: Params, ears: jnp.ndarray, nominal: jnp.ndarray,
         "lr_nominal": jnp.einsum("fed,cdf->fec", nominal, filters[:2]),
         "c_nominal": jnp.einsum("fed,df->fe", nominal, filters[2]),
         "beam": jnp.einsum("fad,df->fa", farfield, filters[2]),
+        # Incoherent per-driver sums sum_d |H_d W_d|^2: the power that independent
+        # driver gain/phase errors add, per unit error variance (robustness terms).
+        "ctc_nominal_spread": jnp.einsum("fed,idf->fei", jnp.abs(nominal) ** 2, jnp.abs(ctc) ** 2),
+        "beam_spread": jnp.einsum("fad,df->fa", jnp.abs(farfield) ** 2, jnp.abs(filters[2]) ** 2),
     }
 
 
