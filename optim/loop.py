@@ -73,7 +73,7 @@ def train(config: TrainConfig, problem: Problem, checkpoint: str | Path | None =
         start, params, opt_state, history = load_checkpoint(checkpoint, params, opt_state, key)
     d = config.design
     last_save = time.monotonic()
-    good = (start, params, opt_state)
+    good = (start, params, opt_state)  # the last state whose losses were all finite
     for step in range(start, config.optimizer.steps):
         index = jnp.asarray(batch_indices(config.seed, step, d.pool, d.batch))
         new_params, new_state, total, terms = step_fn(params, opt_state, index)
@@ -81,14 +81,15 @@ def train(config: TrainConfig, problem: Problem, checkpoint: str | Path | None =
         bad = [name for name, v in values.items() if not math.isfinite(v)]
         if bad or not math.isfinite(float(total)):
             if checkpoint is not None:
-                save_checkpoint(checkpoint, good[0], good[1], good[2], key, history)
+                save_checkpoint(checkpoint, good[0], good[1], good[2], key,
+                                [h for h in history if h["step"] < good[0]])
             raise TrainingDiverged(
                 f"training diverged at step {step}: loss term(s) {', '.join(bad) or 'total'} became "
                 f"non-finite; the last good state (step {good[0]}) is kept"
                 f"{f' in {checkpoint}' if checkpoint else ''}. Lower optimizer.learning_rate "
                 f"or the weight of that term.")
+        good = (step, params, opt_state)  # evaluated finite; new_params are not yet
         params, opt_state = new_params, new_state
-        good = (step + 1, params, opt_state)
         if step % log_every == 0 or step == config.optimizer.steps - 1:
             history.append({"step": step, "total": float(total), **values})
         if on_step is not None:
