@@ -1,0 +1,81 @@
+"""scripts/train.py end to end: a short real run, a resume, and bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models import bundled_arrays
+from renderer.filterbank import read_filterbank
+
+ROOT = Path(__file__).resolve().parent.parent
+SHORT_RUN = ["--array", "studio", "--steps", "30", "--taps", "256", "--quiet"]
+
+
+def train_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("train") / "fb.npz"
+    return out, train_cli(*SHORT_RUN, "--out", str(out))
+
+
+def test_short_run_writes_a_readable_bank_with_both_evaluations(first_run):
+    out, proc = first_run
+    assert proc.returncode == 0, proc.stderr
+    assert f"wrote {out}" in proc.stdout
+    bank = read_filterbank(out)
+    assert bank.taps.shape == (3, 5, 256) and bank.ctc_taps.shape == (2, 5, 256)
+    m = bank.manifest
+    assert m["array"] == "studio" and m["latency_samples"] == 128
+    assert m["training"]["steps"] == 30 and m["training"]["seed"] == 0
+    for which in ("learned", "least_squares"):
+        figures = m["metrics"][which]
+        assert np.isfinite(figures["separation_nominal_db"])
+        assert np.isfinite(figures["beam_null_db"]) and len(figures["effort_excess_db"]) == 3
+    # The table on stdout shows the same numbers as the manifest.
+    line = next(r for r in proc.stdout.splitlines() if r.startswith("separation_nominal_db"))
+    learned, least_squares = (float(v) for v in line.split()[1:3])
+    assert learned == pytest.approx(m["metrics"]["learned"]["separation_nominal_db"], abs=0.006)
+    assert least_squares == pytest.approx(m["metrics"]["least_squares"]["separation_nominal_db"],
+                                          abs=0.006)
+    assert out.with_name("fb.ckpt.npz").is_file()
+
+
+def test_resume_of_a_finished_run_reproduces_its_filters(first_run, tmp_path):
+    out, proc = first_run
+    assert proc.returncode == 0, proc.stderr
+    before = read_filterbank(out)
+    again = train_cli(*SHORT_RUN, "--out", str(out), "--resume")
+    assert again.returncode == 0, again.stderr
+    after = read_filterbank(out)
+    assert np.array_equal(after.taps, before.taps) and np.array_equal(after.ctc_taps, before.ctc_taps)
+    assert after.manifest["metrics"] == before.manifest["metrics"]
+
+
+def test_resume_with_other_settings_is_refused_cleanly(first_run):
+    out, proc = first_run
+    assert proc.returncode == 0, proc.stderr
+    before = out.read_bytes()
+    changed = train_cli(*SHORT_RUN, "--out", str(out), "--resume", "--seed", "1")
+    assert changed.returncode == 2
+    message = " ".join(changed.stderr.split())  # the message is wrapped at 100 columns
+    assert "another configuration" in message and "Traceback" not in message
+    assert out.read_bytes() == before  # the bank is left as it was
+
+
+def test_unknown_array_exits_2_listing_the_bundled_arrays(tmp_path):
+    out = tmp_path / "fb.npz"
+    proc = train_cli("--array", "nope", "--steps", "1", "--taps", "256", "--out", str(out))
+    assert proc.returncode == 2
+    message = " ".join(proc.stderr.split())
+    assert message.startswith("train.py: error:") and "Traceback" not in message
+    assert "nope" in message and all(name in message for name in bundled_arrays())
+    assert not out.exists() and list(tmp_path.iterdir()) == []
