@@ -216,7 +216,7 @@ def value_and_grad(targets) -> Callable:
 
     def get(name: str) -> Callable:
         if name not in CASES:
-            pytest.fail(f"loss term {name!r} has no ideal/bad case in tests/test_losses.py: add one")
+            pytest.fail(f"loss term {name!r} has no ideal/bad case in CASES (test_losses.py)")
         if name not in cache:
             term = LOSS_TERMS[name]
             cache[name] = jax.jit(jax.value_and_grad(lambda s: term(s, targets)))
