@@ -16,12 +16,11 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one core: set before NumPy loads a BLAS
 
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Callable  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from _cli import ROOT, make_parser, run  # noqa: E402  (also puts the checkout on sys.path)
+from _timing import timed  # noqa: E402
 
 import numpy as np  # noqa: E402
 from scipy.signal import oaconvolve  # noqa: E402
@@ -31,17 +30,6 @@ from renderer.filterbank import read_filterbank  # noqa: E402
 from renderer.upmix import Upmixer  # noqa: E402
 
 STUDIO_BANK = ROOT / "checkpoints" / "studio" / "filterbank.npz"
-
-
-def best_of(fn: Callable[[], object], repeats: int) -> float:
-    """Shortest wall-clock seconds of ``repeats`` calls of ``fn`` (after one warm-up)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def load_taps(path: Path | None) -> tuple[np.ndarray, int, str]:
@@ -70,11 +58,11 @@ def main(args) -> int:
             conv.reset()
             for b in blocks:
                 conv.process(b)
-        seconds = best_of(stream, args.repeats)
+        seconds = timed(stream, args.repeats).min()
         print(f"streaming block {block:5d}: {len(blocks) * block / rate / seconds:7.0f}x real "
               f"time ({seconds / len(blocks) * 1e6:.1f} us per block)")
-    ours = best_of(lambda: convolve_offline(x, taps), args.repeats)
-    scipy_s = best_of(lambda: oaconvolve(x[:, None, :], taps, axes=-1).sum(axis=0), args.repeats)
+    ours = timed(lambda: convolve_offline(x, taps), args.repeats).min()
+    scipy_s = timed(lambda: oaconvolve(x[:, None, :], taps, axes=-1).sum(axis=0), args.repeats).min()
     exact = oaconvolve(x[:, None, :].astype(float), taps.astype(float), axes=-1).sum(axis=0)
     err = np.max(np.abs(convolve_offline(x, taps) - exact))
     print(f"offline: convolve_offline {ours * 1e3:.1f} ms, scipy oaconvolve {scipy_s * 1e3:.1f} ms "
@@ -82,7 +70,7 @@ def main(args) -> int:
           f"max difference {err:.1e}")
     upmixer = Upmixer(rate)
     stereo = x[:2].astype(float)
-    seconds = best_of(lambda: (upmixer.reset(), upmixer.process(stereo)), args.repeats)
+    seconds = timed(lambda: (upmixer.reset(), upmixer.process(stereo)), args.repeats).min()
     print(f"upmix (frequency mode, frame {upmixer.frame}): {n / rate / seconds:.0f}x real time, "
           f"latency {upmixer.latency} samples ({upmixer.latency / rate * 1e3:.1f} ms)")
     return 0

@@ -10,29 +10,17 @@ few repeats and a breakdown of one call (geometry + piston path vs the head seri
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from _cli import make_parser, run  # noqa: E402  (also puts the checkout on sys.path)
+from _timing import timed  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from models import (InputError, ear_transfer, farfield_transfer, get_zone, head_frames,  # noqa: E402
                     load_array, sample_listeners)
 from models._head_sphere import SphereHead  # noqa: E402
-
-
-def timed(fn: Callable[[], object], repeats: int) -> np.ndarray:
-    """Wall-clock seconds of ``repeats`` calls of ``fn`` (after one warm-up call)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return np.array(times)
 
 
 def report(label: str, times: np.ndarray) -> None:

@@ -32,6 +32,20 @@ def _umask() -> int:
     return mask
 
 
+def check_output_folder(path: str | Path, option: str = "--out") -> Path:
+    """Raise :class:`InputError` unless ``path`` is a writable directory or can be made one
+    (its parent exists and is writable); ``option`` names the argument in messages."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{option} {out}: exists and is not a directory")
+    if not out.parent.is_dir():
+        raise InputError(f"{option} {out}: parent directory {out.parent} does not exist")
+    writable = out if out.is_dir() else out.parent
+    if not os.access(writable, os.W_OK):
+        raise InputError(f"{option} {out}: directory {writable} is not writable")
+    return out
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path in ``path``'s directory; on success rename it to ``path``.

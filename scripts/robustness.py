@@ -16,7 +16,6 @@ import csv
 import dataclasses
 import json
 import math
-import os
 from pathlib import Path
 
 import _cli
@@ -25,7 +24,7 @@ from evaluation import plots, robustness
 from evaluation.baselines import least_squares_bank, no_processing_bank
 from evaluation.report import write_report
 from models import InputError, Zone, get_zone, resolve_head
-from renderer.atomic import atomic_output
+from renderer.atomic import atomic_output, check_output_folder
 from renderer.filterbank import FilterBank, read_filterbank
 
 MIN_SAMPLE_RATE = 16000  # the evaluation bands reach 6 kHz (maps) and 12 kHz (tonal)
@@ -92,14 +91,7 @@ def check_args(args) -> None:
         raise InputError(f"--width-deg: expected an angle in (0, 90) degrees, got {args.width_deg}")
     if args.driver_error_draws < 0:
         raise InputError(f"--driver-error-draws: expected >= 0, got {args.driver_error_draws}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory")
-    if not out.parent.is_dir():
-        raise InputError(f"--out {out}: parent directory {out.parent} does not exist")
-    writable = out if out.is_dir() else out.parent
-    if not os.access(writable, os.W_OK):
-        raise InputError(f"--out {out}: directory {writable} is not writable")
+    check_output_folder(args.out)
 
 
 def load_bank(path: str) -> FilterBank:

@@ -26,6 +26,7 @@ import numpy as np
 from evaluation import plots
 from evaluation import sweep
 from models import InputError, get_zone, load_array
+from renderer.atomic import check_output_folder
 
 TRAIN_CMD_ENV = "SOUNDSTAGE_TRAIN_CMD"
 
@@ -75,14 +76,7 @@ def check_args(args) -> list[sweep.Design]:
         load_array(array)
     for zone in args.zones:
         get_zone(zone)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory")
-    if not out.parent.is_dir():
-        raise InputError(f"--out {out}: parent directory {out.parent} does not exist")
-    writable = out if out.is_dir() else out.parent
-    if not os.access(writable, os.W_OK):
-        raise InputError(f"--out {out}: directory {writable} is not writable")
+    check_output_folder(args.out)
     weight_sets = list(dict.fromkeys(sweep.parse_weights(w) for w in args.weights))
     return sweep.design_grid(args.arrays, args.taps, args.zones, laterals, weight_sets,
                              args.seeds, args.steps)
