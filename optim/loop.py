@@ -36,7 +36,8 @@ class TrainResult:
 
 
 def fingerprint(config: TrainConfig) -> str:
-    """A hash of everything that determines the trajectory (all but step count/checkpointing)."""
+    """A hash of everything that determines the trajectory (all but the checkpoint interval;
+    the step count is in, since the learning-rate schedule depends on it)."""
     data = config.to_dict()
     data["optimizer"] = {k: v for k, v in data["optimizer"].items() if k != "checkpoint_seconds"}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
