@@ -102,19 +102,24 @@ def _valid_or_input_error(read, path: Path):
         return None
 
 
-@SETTINGS
-@given(data=st.data())
-def test_damaged_filterbank(tmp_path, bank_bytes, data):
-    """Truncated or byte-damaged banks are either rejected with InputError or, where the
-    damage missed everything that matters, read as a fully valid bank."""
-    raw = bytearray(bank_bytes)
+def _damage(content: bytes, data) -> bytes:
+    """``content`` truncated at a drawn length, or with 1-8 drawn bytes overwritten."""
+    raw = bytearray(content)
     if data.draw(st.booleans(), "truncate"):
         raw = raw[:data.draw(st.integers(0, len(raw) - 1), "length")]
     else:
         for _ in range(data.draw(st.integers(1, 8), "flips")):
             raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    return bytes(raw)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_damaged_filterbank(tmp_path, bank_bytes, data):
+    """Truncated or byte-damaged banks are either rejected with InputError or, where the
+    damage missed everything that matters, read as a fully valid bank."""
     path = tmp_path / "damaged.npz"
-    path.write_bytes(bytes(raw))
+    path.write_bytes(_damage(bank_bytes, data))
     bank = _valid_or_input_error(read_filterbank, path)
     if bank is not None:
         assert isinstance(bank, FilterBank) and bank.taps.shape == (3, 5, 48)
@@ -150,14 +155,8 @@ def test_damaged_wav(tmp_path, data):
     buf = io.BytesIO()
     sf.write(buf, np.random.default_rng(0).uniform(-1, 1, (200, 2)), 48000, subtype="FLOAT",
              format="WAV")
-    raw = bytearray(buf.getvalue())
-    if data.draw(st.booleans(), "truncate"):
-        raw = raw[:data.draw(st.integers(0, len(raw) - 1), "length")]
-    else:
-        for _ in range(data.draw(st.integers(1, 8), "flips")):
-            raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
     path = tmp_path / "damaged.wav"
-    path.write_bytes(bytes(raw))
+    path.write_bytes(_damage(buf.getvalue(), data))
     audio = _valid_or_input_error(_read_all, path)
     if audio is not None:
         assert audio.size > 0 and np.all(np.isfinite(audio))
