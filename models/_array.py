@@ -22,6 +22,7 @@ class Driver:
     axis: np.ndarray  # (3,) unit
     radius_m: float
     band_hz: tuple[float, float]
+    body_radius_m: float  # radius of the device body round this driver (body models), m
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Array:
     speed_of_sound_m_s: float
     listener: Listener
     source: str  # the file it was read from
+    driver_model: str = "piston"  # default radiation model (models/drivers.py)
 
     @property
     def positions_m(self) -> np.ndarray:
@@ -94,7 +96,8 @@ def load_array(name_or_path: str | Path) -> Array:
 def parse_array(data: dict, source: str) -> Array:
     """Validate a parsed array table; errors name ``source`` and the field."""
     top = Fields(data, source)
-    top.reject_unknown({"name", "description", "speed_of_sound_m_s", "listener", "drivers"})
+    top.reject_unknown({"name", "description", "speed_of_sound_m_s", "listener", "drivers",
+                        "driver_model"})
     listener = top.table("listener")
     listener.reject_unknown({"distance_m", "height_m"})
     drivers = tuple(_parse_driver(f) for f in top.tables("drivers"))
@@ -110,11 +113,24 @@ def parse_array(data: dict, source: str) -> Array:
         listener=Listener(distance_m=listener.number("distance_m", positive=True),
                           height_m=listener.number("height_m", 0.0)),
         source=source,
+        driver_model=_driver_model_name(top),
     )
 
 
+def _driver_model_name(top: Fields) -> str:
+    from models.drivers import driver_model_names  # drivers.py imports this module
+
+    name = top.string("driver_model", "piston")
+    if name not in driver_model_names():
+        raise InputError(f"{top.where}.driver_model: expected one of "
+                         f"{', '.join(driver_model_names())}, got {name!r}")
+    return name
+
+
 def _parse_driver(f: Fields) -> Driver:
-    f.reject_unknown({"name", "position_m", "axis", "radius_m", "band_hz"})
+    """One ``[[drivers]]`` table. ``body_radius_m`` defaults to the distance of the driver's
+    plane from the device centre along its axis, at least twice the driver radius."""
+    f.reject_unknown({"name", "position_m", "axis", "radius_m", "band_hz", "body_radius_m"})
     axis = f.vector("axis", 3)
     norm = float(np.linalg.norm(axis))
     if norm < 1e-9:
@@ -122,6 +138,12 @@ def _parse_driver(f: Fields) -> Driver:
     band = f.vector("band_hz", 2)
     if not 0 < band[0] < band[1]:
         raise InputError(f"{f.where}.band_hz: expected [lo, hi] with 0 < lo < hi, got {band.tolist()}")
-    return Driver(name=f.string("name"), position_m=f.vector("position_m", 3), axis=axis / norm,
-                  radius_m=f.number("radius_m", positive=True),
-                  band_hz=(float(band[0]), float(band[1])))
+    position = f.vector("position_m", 3)
+    radius = f.number("radius_m", positive=True)
+    body_default = max(float(position @ (axis / norm)), 2.0 * radius)
+    body = f.number("body_radius_m", body_default, positive=True)
+    if body <= radius:
+        raise InputError(f"{f.where}.body_radius_m: expected more than radius_m ({radius}), "
+                         f"got {body}")
+    return Driver(name=f.string("name"), position_m=position, axis=axis / norm, radius_m=radius,
+                  band_hz=(float(band[0]), float(band[1])), body_radius_m=body)

@@ -1,8 +1,9 @@
 """Driver-to-ear and driver-to-far-field transfer matrices (CONVENTIONS.md shapes).
 
-Unit input to a driver makes a free-field pressure ``D(theta) exp(-jkr) / r`` at
-distance ``r``: 1 Pa at 1 m on axis, ``D`` the piston directivity. At the ears the head
-model multiplies this by its response relative to the free field at the head centre.
+Unit input to a driver makes a free-field pressure ``D exp(-jkr) / r`` at distance ``r``:
+1 Pa at 1 m on axis, ``D`` the directivity of the driver model (models/drivers.py; the
+array file's ``driver_model`` unless a call names another). At the ears the head model
+multiplies this by its response relative to the free field at the head centre.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from models._array import Array
-from models._piston import piston_directivity
+from models.drivers import DriverModel, resolve_driver_model
 from models.errors import InputError
 from models.heads import HeadModel, resolve_head
 
@@ -36,11 +37,13 @@ def head_frames(head_positions_m: np.ndarray, facing: np.ndarray | None) -> np.n
 
 
 def ear_transfer(array: Array, freqs_hz, head_positions_m, facing=None,
-                 head: "str | Path | HeadModel" = "sphere") -> np.ndarray:
+                 head: "str | Path | HeadModel" = "sphere",
+                 driver_model: "str | DriverModel | None" = None) -> np.ndarray:
     """Pressure at both ears of P listeners for unit input to each driver.
 
     freqs_hz: (F,) Hz; head_positions_m: (P, 3) head centres in the device frame, metres;
-    facing: None (face the device) or (P, 3) look directions. Returns complex
+    facing: None (face the device) or (P, 3) look directions; driver_model: a name of
+    models.drivers.DRIVER_MODELS, a model, or None for the array's own. Returns complex
     (P, F, 2, D), ears ordered left, right.
     """
     freqs = _check_freqs(freqs_hz)
@@ -53,36 +56,27 @@ def ear_transfer(array: Array, freqs_hz, head_positions_m, facing=None,
             raise InputError(f"facing: expected None or a finite {heads.shape} array, "
                              f"got shape {facing.shape}")
     model = resolve_head(head)
-    c = array.speed_of_sound_m_s
+    drivers = resolve_driver_model(driver_model, array)
     offset = array.positions_m[None] - heads[:, None]  # (P, D, 3) head centre -> driver
-    distance = np.linalg.norm(offset, axis=-1)  # (P, D)
-    cos_theta = -np.einsum("pdk,dk->pd", offset, array.axes) / distance
-    k = 2 * np.pi * freqs / c
-    ka = k[:, None] * array.radii_m[None]  # (F, D)
-    direct = piston_directivity(ka[:, None, :], cos_theta[None]) * \
-        np.exp(-1j * k[:, None, None] * distance[None]) / distance[None]  # (F, P, D)
+    direct = drivers.pressure(array, freqs, heads)  # (F, P, D) at the head centre
     sources_head = np.einsum("pij,pdj->pdi", head_frames(heads, facing), offset)
-    relative = model.relative_response(freqs, sources_head, c)  # (F, P, 2, D)
+    relative = model.relative_response(freqs, sources_head, array.speed_of_sound_m_s)
     return np.moveaxis(direct[:, :, None, :] * relative, 0, 1)
 
 
-def farfield_transfer(array: Array, freqs_hz, azimuths_deg) -> np.ndarray:
+def farfield_transfer(array: Array, freqs_hz, azimuths_deg,
+                      driver_model: "str | DriverModel | None" = None) -> np.ndarray:
     """Far-field horizontal-plane response for unit input to each driver, 1/r removed.
 
     Phase is referred to the device origin. freqs_hz: (F,); azimuths_deg: (A,) counter-
-    clockwise from +x. Returns complex (F, A, D).
+    clockwise from +x; driver_model as in :func:`ear_transfer`. Returns complex (F, A, D).
     """
     freqs = _check_freqs(freqs_hz)
     az = np.deg2rad(np.asarray(azimuths_deg, dtype=float).reshape(-1))
     if not np.all(np.isfinite(az)):
         raise InputError("azimuths_deg: expected finite angles in degrees")
     u = np.stack([np.cos(az), np.sin(az), np.zeros_like(az)], axis=-1)  # (A, 3)
-    k = 2 * np.pi * freqs / array.speed_of_sound_m_s
-    cos_theta = u @ array.axes.T  # (A, D)
-    ka = k[:, None] * array.radii_m[None]
-    lead = u @ array.positions_m.T  # (A, D) path shortening vs the origin, metres
-    return piston_directivity(ka[:, None, :], cos_theta[None]) * \
-        np.exp(1j * k[:, None, None] * lead[None])
+    return resolve_driver_model(driver_model, array).farfield(array, freqs, u)
 
 
 def _check_freqs(freqs_hz) -> np.ndarray:

@@ -118,10 +118,14 @@ GOOD = driver_toml()
      "speed_of_sound_m_s", ">= 100"),
     (array_toml(GOOD).split("[[drivers]]")[0].replace("[listener]", "drivers = 3\n[listener]"),
      "drivers", "array of tables"),
+    (array_toml(GOOD).replace("[listener]", "driver_model = 'horn'\n[listener]"), ".driver_model",
+     "piston"),
+    (array_toml(GOOD.replace("radius_m = 0.05", "radius_m = 0.05\nbody_radius_m = 0.04")),
+     "drivers[0].body_radius_m", "more than radius_m"),
 ], ids=["missing-driver-field", "missing-name", "listener-string", "radius-string", "radius-bool",
         "short-vector", "nan-position", "negative-radius", "zero-axis", "band-equal",
         "band-inverted", "unknown-driver-field", "unknown-top-field", "speed-too-low",
-        "drivers-not-tables"])
+        "drivers-not-tables", "unknown-driver-model", "body-inside-driver"])
 def test_bad_field_names_file_and_field(write_toml, text, field, expected):
     message, path = _error(write_toml, text)
     assert path in message and field in message and expected in message, message
@@ -147,3 +151,10 @@ def test_unknown_bundled_name_lists_names():
         load_array("studoi")
     message = str(info.value)
     assert "studoi" in message and all(name in message for name in bundled_arrays())
+
+
+def test_body_radius_defaults_to_the_driver_plane(studio):
+    """Side mids sit 8.75 cm out along their axes, the up/down drivers 10.3 cm."""
+    assert [d.body_radius_m for d in studio.drivers] == pytest.approx(
+        [0.0875, 0.0875, 0.103, 0.0875, 0.103])
+    assert studio.driver_model == "piston"
