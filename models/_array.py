@@ -129,7 +129,7 @@ def _driver_model_name(top: Fields) -> str:
 
 def _parse_driver(f: Fields) -> Driver:
     """One ``[[drivers]]`` table. ``body_radius_m`` defaults to the distance of the driver's
-    plane from the device centre along its axis, at least twice the driver radius."""
+    plane from the device centre along its axis, at least 1.25 driver radii (a cap of at most 53 deg)."""
     f.reject_unknown({"name", "position_m", "axis", "radius_m", "band_hz", "body_radius_m"})
     axis = f.vector("axis", 3)
     norm = float(np.linalg.norm(axis))
@@ -140,7 +140,7 @@ def _parse_driver(f: Fields) -> Driver:
         raise InputError(f"{f.where}.band_hz: expected [lo, hi] with 0 < lo < hi, got {band.tolist()}")
     position = f.vector("position_m", 3)
     radius = f.number("radius_m", positive=True)
-    body_default = max(float(position @ (axis / norm)), 2.0 * radius)
+    body_default = max(float(position @ (axis / norm)), 1.25 * radius)
     body = f.number("body_radius_m", body_default, positive=True)
     if body <= radius:
         raise InputError(f"{f.where}.body_radius_m: expected more than radius_m ({radius}), "

@@ -30,7 +30,7 @@ PRA_WALLS = ("west", "east", "south", "north", "floor", "ceiling")  # x-, x+, y-
 def _one_driver(axis=(1.0, 0.0, 0.0), radius=0.01) -> Array:
     """A single piston at the device origin."""
     driver = Driver("d", np.zeros(3), np.asarray(axis, float) / np.linalg.norm(axis), radius,
-                    (20.0, 20000.0), 2 * radius)
+                    (20.0, 20000.0), 1.25 * radius)
     return Array("one", "-", (driver,), C, Listener(2.0, 0.0), "test")
 
 
