@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from targets.effort import EFFORT_REF_BAND_HZ as EFFORT_REF_BAND
+
 SEPARATION_BAND = (500.0, 6000.0)
 ILD_BAND = (500.0, 6000.0)
 ITD_BAND = (200.0, 1200.0)
 BEAM_BAND = (300.0, 3000.0)
 TONAL_BAND = (150.0, 12000.0)
-EFFORT_REF_BAND = (1000.0, 4000.0)
 _TINY = 1e-30
 
 

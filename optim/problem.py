@@ -1,5 +1,7 @@
 """The design problem as arrays: frequency grid, transfer matrices and targets (NumPy).
 
+Transfers are sampled for every plant of the ensemble (config ``[plant]``,
+models/plants.py): K plants, plant-major, each over the same listener pool.
 Ear transfers are *normalised*: each listener's are multiplied by ``r exp(+jkr)``, ``r``
 the distance from the device origin to the head centre, which removes spreading and the
 bulk propagation delay. A driver with a unit filter then gives about unit pressure, and
@@ -13,12 +15,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.signal import firwin2
 
-from evaluation.metrics import EFFORT_REF_BAND
-from models import (Array, Listeners, ear_transfer, farfield_transfer, get_zone, place_listeners,
-                    sample_listeners)
+from models import Array, Listeners, get_zone, place_listeners, sample_listeners
 from models.heads import resolve_head
+from models.plants import PlantSet, plant_ear_transfer, plant_farfield_transfer, plant_set
 from optim.config import TrainConfig
-from targets import cancellation_gain_db, desired_pattern, fit_virtual_source, virtual_ears
+from targets import (EFFORT_REF_BAND_HZ, cancellation_gain_db, desired_pattern,
+                     fit_virtual_source, virtual_ears)
 
 BEAM_AZIMUTHS_DEG = np.arange(-180.0, 180.0, 5.0)
 
@@ -27,15 +29,16 @@ BEAM_AZIMUTHS_DEG = np.arange(-180.0, 180.0, 5.0)
 class Problem:
     """Everything the losses need, sampled on the rfft grid of ``2 * taps`` points.
 
-    Shapes: F bins, P pool listeners, D drivers, A azimuths, N taps.
+    Shapes: K plants, F bins, P pool listeners, D drivers, A azimuths, N taps.
     """
 
     freqs_hz: np.ndarray  # (F,)
     freq_weight: np.ndarray  # (F,) equal weight per octave inside [min, max], else 0
     bulk: np.ndarray  # (F,) exp(-j w T)
-    ear_pool: np.ndarray  # (P, F, 2, D) normalised zone transfers
-    ear_nominal: np.ndarray  # (F, 2, D) normalised nominal transfer
-    farfield: np.ndarray  # (F, A, D)
+    plant_labels: tuple[str, ...]  # (K,) "model/unitN"
+    ear_pool: np.ndarray  # (K, P, F, 2, D) normalised zone transfers, complex64
+    ear_nominal: np.ndarray  # (K, F, 2, D) normalised nominal transfer
+    farfield: np.ndarray  # (K, F, A, D)
     azimuths_deg: np.ndarray  # (A,)
     band_firs: np.ndarray  # (D, band_taps) real
     band_response: np.ndarray  # (D, F)
@@ -76,12 +79,20 @@ def design_band_firs(array: Array, sample_rate: int, band_taps: int) -> np.ndarr
     return np.array(firs)
 
 
-def normalised_ears(array: Array, freqs_hz: np.ndarray, listeners: Listeners, head) -> np.ndarray:
-    """(P, F, 2, D) ear transfers times ``r exp(jkr)`` of each head (see module doc)."""
-    ear = ear_transfer(array, freqs_hz, listeners.positions_m, listeners.facing, head=head)
+def normalised_ears(plants: PlantSet, freqs_hz: np.ndarray, listeners: Listeners, head
+                    ) -> np.ndarray:
+    """(K, P, F, 2, D) complex64 ear transfers times ``r exp(jkr)`` of each head (module doc)."""
+    ear = plant_ear_transfer(plants, freqs_hz, listeners.positions_m, listeners.facing, head)
     r = np.linalg.norm(listeners.positions_m, axis=-1)  # (P,)
-    k = 2 * np.pi * freqs_hz / array.speed_of_sound_m_s
-    return ear * (r[:, None] * np.exp(1j * np.outer(r, k)))[:, :, None, None]
+    k = 2 * np.pi * freqs_hz / plants.array.speed_of_sound_m_s
+    ear *= (r[:, None] * np.exp(1j * np.outer(r, k)))[None, :, :, None, None].astype(np.complex64)
+    return ear
+
+
+def training_plants(array: Array, config: TrainConfig) -> PlantSet:
+    """The plant ensemble of ``config`` (its tolerance draws follow the seed)."""
+    p = config.plant
+    return plant_set(array, p.driver_models, p.tolerances, p.units, config.seed)
 
 
 def build_problem(array: Array, config: TrainConfig) -> Problem:
@@ -97,6 +108,7 @@ def build_problem(array: Array, config: TrainConfig) -> Problem:
         zone = replace(zone, lateral_m=d.zone_lateral_m)
     pool = sample_listeners(zone, array.listener, d.pool, config.seed)
     nominal = place_listeners(array.listener, 0.0, 1.0, 0.0, 0.0)
+    plants = training_plants(array, config)
     virtual = fit_virtual_source(array, d.width_deg, head)
     r = array.listener.distance_m
     front = head.relative_response(freqs, np.array([[[r, 0.0, 0.0]]]), array.speed_of_sound_m_s)
@@ -108,16 +120,17 @@ def build_problem(array: Array, config: TrainConfig) -> Problem:
     return Problem(
         freqs_hz=freqs, freq_weight=weight,
         bulk=np.exp(-2j * np.pi * freqs * d.latency_samples / d.sample_rate),
-        ear_pool=normalised_ears(array, freqs, pool, head).astype(np.complex64),
-        ear_nominal=normalised_ears(array, freqs, nominal, head)[0],
-        farfield=farfield_transfer(array, freqs, BEAM_AZIMUTHS_DEG),
+        plant_labels=tuple(plants.labels),
+        ear_pool=normalised_ears(plants, freqs, pool, head),
+        ear_nominal=normalised_ears(plants, freqs, nominal, head)[:, 0].astype(complex),
+        farfield=plant_farfield_transfer(plants, freqs, BEAM_AZIMUTHS_DEG),
         azimuths_deg=BEAM_AZIMUTHS_DEG,
         band_firs=firs, band_response=np.fft.rfft(firs, 2 * d.taps, axis=-1),
         cancellation_db=cancellation_gain_db(config.cancellation, freqs),
         virtual=virtual_ears(virtual, freqs), centre=front[:, 0, :, 0],
         beam_band=(freqs >= config.beam.band_hz[0]) & (freqs <= config.beam.band_hz[1]),
         pattern=desired_pattern(config.beam, BEAM_AZIMUTHS_DEG),
-        effort_ref=(freqs >= EFFORT_REF_BAND[0]) & (freqs <= EFFORT_REF_BAND[1]),
+        effort_ref=(freqs >= EFFORT_REF_BAND_HZ[0]) & (freqs <= EFFORT_REF_BAND_HZ[1]),
         compact_weight=compact**2,
         virtual_source=virtual.to_dict(),
     )
