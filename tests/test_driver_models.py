@@ -1,0 +1,216 @@
+"""Body driver models (cap_sphere, baffle_edge): closed forms, independent series, limits,
+normalisation, continuity, symmetry, and where they must agree with the piston."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import driver_toml
+from scipy.integrate import quad
+from scipy.special import eval_legendre, spherical_jn, spherical_yn
+
+from models import InputError, ear_transfer, farfield_transfer
+from models._cap_sphere import cap_directivity, cap_weights
+from models._head_sphere import SphereHead, series_length
+from models.drivers import DRIVER_MODELS
+
+C = 343.0
+BODY_MODELS = ["cap_sphere"]
+
+
+def one_driver(make_array, radius_m=0.0255, body_radius_m=0.0875, axis=(0.0, 1.0, 0.0),
+               position_m=(0.0, 0.0875, 0.04)):
+    """A single-driver array with an explicit body radius."""
+    return make_array(driver_toml(radius_m=float(radius_m), axis=axis, position_m=position_m)
+                      + f"body_radius_m = {float(body_radius_m)!r}\n")
+
+
+def hankel(n, x, derivative=False):
+    """Outgoing spherical Hankel function for exp(+j w t): h_n = j_n - j y_n."""
+    return spherical_jn(n, x, derivative) - 1j * spherical_yn(n, x, derivative)
+
+
+def direct_cap_pressure(f, body, alpha, r, cos_theta, n_terms):
+    """Cap pressure term by term: U_n by quadrature of P_n over the cap, SciPy Hankels,
+    normalised so that r exp(jkr) p -> 1 on axis far away (r re the sphere centre + body)."""
+    k = 2 * np.pi * f / C
+    ka = k * body
+    n = np.arange(n_terms + 1)
+    u = np.array([(2 * m + 1) / 2 * quad(lambda x: eval_legendre(m, x), np.cos(alpha), 1.0,
+                                         epsabs=1e-14)[0] for m in n])
+    deriv = hankel(n, ka, True)
+    on_axis = np.sum(u * 1j**n / deriv)  # far-field F(0)
+    series = np.sum(u * eval_legendre(n, cos_theta) * hankel(n, k * r) / deriv)
+    return -1j * k * np.exp(1j * ka) / on_axis * series
+
+
+def directivity(model, array, freqs, az_deg):
+    """(F, A, D) far field with the phase re each driver's own position (D of the docs)."""
+    g = farfield_transfer(array, freqs, az_deg, driver_model=model)
+    t = np.radians(np.asarray(az_deg, float))
+    u = np.stack([np.cos(t), np.sin(t), np.zeros_like(t)], axis=-1)
+    k = 2 * np.pi * np.asarray(freqs, float) / C
+    return g * np.exp(-1j * k[:, None, None] * (u @ array.positions_m.T)[None])
+
+
+# --- cap_sphere -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alpha_deg", [2.0, 17.0, 40.0, 53.0])
+def test_cap_coefficients_are_the_legendre_integrals(alpha_deg):
+    c = np.cos(np.radians(alpha_deg))
+    weights = cap_weights(np.array([c]), 12)[:, 0]
+    expected = [(2 * n + 1) / 2 * quad(lambda x: eval_legendre(n, x), c, 1.0, epsabs=1e-14)[0]
+                for n in range(13)]
+    np.testing.assert_allclose(weights, expected, atol=1e-13)
+
+
+@pytest.mark.parametrize("f, r, theta_deg", [(50.0, 0.5, 30.0), (700.0, 2.0, 100.0),
+                                             (3000.0, 0.3, 170.0), (9000.0, 1.7, 60.0),
+                                             (20000.0, 2.5, 91.0)])
+def test_pressure_matches_a_direct_series_with_ten_more_terms(make_array, f, r, theta_deg):
+    body, radius = 0.0875, 0.0255
+    array = one_driver(make_array, radius, body, axis=(1.0, 0.0, 0.0), position_m=(body, 0, 0))
+    t = np.radians(theta_deg)  # about the sphere centre (the origin here), from the axis
+    point = np.array([[r * np.cos(t), r * np.sin(t), 0.0]])
+    got = DRIVER_MODELS["cap_sphere"].pressure(array, np.array([f]), point)[0, 0, 0]
+    n_terms = int(series_length(2 * np.pi * f / C * body, r / body)) + 10
+    expected = direct_cap_pressure(f, body, np.arcsin(radius / body), r, np.cos(t), n_terms)
+    assert abs(got - expected) <= 1e-9 * abs(expected)
+
+
+def test_far_field_series_converged_at_its_term_count():
+    ka = np.array([1e-3, 0.1, 1.0, 5.0, 20.0, 45.0])
+    cos_theta = np.cos(np.radians(np.linspace(0.0, 180.0, 19)))
+    weights = cap_weights(np.cos(np.radians([17.0, 53.0])), 200)
+    for g in range(2):
+        base = cap_directivity(ka, weights[:, g], cos_theta)
+        more = cap_directivity(ka, weights[:, g], cos_theta, extra_terms=10)
+        scale = np.abs(base).max(axis=1, keepdims=True)
+        assert np.all(np.abs(more - base) <= 1e-10 * scale)
+
+
+def test_unity_on_axis_far_field(studio):
+    freqs = np.concatenate([[0.0, 1.0], np.geomspace(10.0, 24000.0, 60)])
+    g = DRIVER_MODELS["cap_sphere"].farfield(studio, freqs, studio.axes)  # (F, D, D)
+    on_axis = g[:, np.arange(5), np.arange(5)]
+    k = 2 * np.pi * freqs / C
+    lead = np.sum(studio.axes * studio.positions_m, axis=1)
+    np.testing.assert_allclose(on_axis, np.exp(1j * k[:, None] * lead[None]), atol=1e-12)
+
+
+@pytest.mark.parametrize("alpha_deg", [5.0, 17.0, 40.0])
+def test_low_frequency_monopole_with_its_first_correction(make_array, alpha_deg):
+    # ka -> 0: omnidirectional; to first order D = 1 + j ka (1 - cos t)(1 - 3 (1 + cos a) / 4)
+    # (the n = 1 term over the n = 0 term, h'_0 / h'_1 -> ka / 2, U_1 / U_0 = 3 (1 + cos a) / 2;
+    # the low-frequency acoustic centre lies in front of the cap).
+    body = 0.1
+    radius = body * np.sin(np.radians(alpha_deg))
+    array = one_driver(make_array, radius, body, axis=(1.0, 0.0, 0.0), position_m=(0, 0, 0))
+    az = np.linspace(0.0, 180.0, 37)
+    for ka in (1e-3, 1e-2):
+        f = ka * C / (2 * np.pi * body)
+        d = directivity("cap_sphere", array, [f], az)[0, :, 0]
+        centre = 1 - 0.75 * (1 + np.cos(np.radians(alpha_deg)))
+        first = 1 + 1j * ka * (1 - np.cos(np.radians(az))) * centre
+        assert np.abs(np.abs(d) - 1).max() < 2 * ka**2
+        assert np.abs(d - first).max() < 3 * ka**2
+
+
+@pytest.mark.parametrize("r, theta_deg", [(0.15, 10.0), (0.3, 70.0), (2.0, 180.0), (0.16, 120.0)])
+def test_zero_hz_is_potential_flow_from_a_point_on_the_sphere(make_array, r, theta_deg):
+    # A vanishing cap is a point source on the sphere: at 0 Hz the potential-flow closed form
+    # (1/r) sum (2m+1)/(m+1) P_m t^m = (2/R - ln((t - x + R)/(1 - x))/t) / r, t = a / r.
+    body = 0.1
+    array = one_driver(make_array, 1e-4 * body, body, axis=(1.0, 0.0, 0.0), position_m=(body, 0, 0))
+    t_rad = np.radians(theta_deg)
+    point = np.array([[r * np.cos(t_rad), r * np.sin(t_rad), 0.0]])
+    got = DRIVER_MODELS["cap_sphere"].pressure(array, np.array([0.0]), point)[0, 0, 0]
+    t, x = body / r, np.cos(t_rad)
+    big_r = np.sqrt(1 - 2 * x * t + t**2)
+    expected = (2 / big_r - np.log((t - x + big_r) / (1 - x)) / t) / r
+    assert got.imag == 0 and got.real == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("f", [300.0, 2000.0, 8000.0, 18000.0])
+def test_small_cap_is_the_point_source_on_a_rigid_sphere(make_array, f):
+    # Reciprocity: a point source at a surface point makes at x what a source at x makes at
+    # that surface point, i.e. the rigid-sphere head's series (ear at the cap).
+    body = 0.0875
+    array = one_driver(make_array, 2e-3 * body, body, axis=(1.0, 0.0, 0.0), position_m=(body, 0, 0))
+    angles = np.radians([0.0, 40.0, 90.0, 135.0, 180.0])
+    ranges = np.array([0.2, 1.0, 3.0])
+    points = np.array([[r * np.cos(t), r * np.sin(t), 0.0] for r in ranges for t in angles])
+    cap = DRIVER_MODELS["cap_sphere"].pressure(array, np.array([f]), points)[0, :, 0]
+    # Head frame x forward, y left: turn the points so that the left ear (+y) is the cap (+x).
+    head = SphereHead(radius_m=body, ear_angle_deg=90.0)
+    sources = np.stack([-points[:, 1], points[:, 0], points[:, 2]], axis=-1)[None]
+    h = head.relative_response(np.array([f]), sources, C)[0, 0, 0]  # left ear
+    distance = np.linalg.norm(points, axis=1)
+    point_source = h * np.exp(-2j * np.pi * f / C * distance) / distance
+    ratio = cap / point_source
+    np.testing.assert_allclose(ratio / ratio[0], 1.0, atol=2e-3)
+
+
+def test_near_field_tends_to_the_far_field(studio):
+    freqs = np.array([0.0, 100.0, 1000.0, 5000.0, 16000.0])
+    k = 2 * np.pi * freqs / C
+    model = DRIVER_MODELS["cap_sphere"]
+    u = np.array([[0.3, 0.8, 0.2], [-0.9, 0.1, -0.3], [0.0, -1.0, 0.0]])
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    lead = u @ studio.positions_m.T
+    far = model.farfield(studio, freqs, u) * np.exp(-1j * k[:, None, None] * lead)
+    errors = []
+    for distance in (30.0, 300.0, 3000.0):
+        points = u * distance
+        r = np.linalg.norm(points[:, None] - studio.positions_m[None], axis=-1)  # (P, D)
+        near = model.pressure(studio, freqs, points) * r * np.exp(1j * k[:, None, None] * r)
+        errors.append(np.abs(near - far).max())
+    assert errors[2] < 1e-3 and errors[0] / errors[2] > 50  # the 1/r approach
+
+
+def test_continuous_over_a_fine_angle_grid(studio):
+    freqs = np.array([150.0, 1000.0, 4000.0, 12000.0, 24000.0])
+    az = np.arange(-180.0, 180.0, 0.1)
+    d = directivity("cap_sphere", studio, freqs, az)
+    step = np.radians(0.1)
+    ka = 2 * np.pi * freqs / C * 0.103  # the largest body
+    first = np.abs(np.diff(d, axis=1)).max(axis=(1, 2))
+    second = np.abs(np.diff(d, 2, axis=1)).max(axis=(1, 2))
+    assert np.all(first <= 0.5 * (ka + 1) * step)  # slope bounded by ~ka: no jumps
+    assert np.all(second <= 0.3 * (ka + 1) ** 2 * step**2)
+
+
+def test_agrees_with_the_piston_where_it_must(studio):
+    # On axis both are 1; at low ka both are omnidirectional (front and back); in front the
+    # body only matters toward its equator: within 1 dB up to 45 deg and within 1.5 dB up to
+    # 60 deg while the driver is small (ka_driver <= 2.8, f <= 6 kHz); toward 90 deg the
+    # sphere rolls off (0.3 to 5 dB below the infinite baffle, which keeps the 2-pi level).
+    freqs = np.array([100.0, 500.0, 1000.0, 2000.0, 4000.0, 6000.0])
+    az = 90.0 - np.array([0.0, 15.0, 30.0, 45.0, 60.0, 90.0])  # mid_right fires toward +y
+    level = {m: 20 * np.log10(np.abs(farfield_transfer(studio, freqs, az, driver_model=m)[:, :, 1]))
+             for m in ("piston", "cap_sphere")}
+    diff = level["cap_sphere"] - level["piston"]
+    assert np.abs(diff[:, :4]).max() < 1.0 and np.abs(diff[:, 4]).max() < 1.5
+    assert np.all(diff[1:, 5] < -0.3) and np.all(diff[:, 5] > -5.0)
+    low = farfield_transfer(studio, [30.0], np.arange(0.0, 360.0, 15.0), driver_model="cap_sphere")
+    assert np.abs(20 * np.log10(np.abs(low))).max() < 0.02
+
+
+@pytest.mark.parametrize("model", BODY_MODELS)
+def test_studio_mirror_symmetry(studio, model):
+    freqs = np.array([0.0, 400.0, 3000.0, 11000.0])
+    az = np.linspace(-180.0, 180.0, 73)
+    g = farfield_transfer(studio, freqs, az, driver_model=model)
+    mirror = farfield_transfer(studio, freqs, -az, driver_model=model)[:, :, [1, 0, 2, 3, 4]]
+    np.testing.assert_allclose(g, mirror, atol=1e-12)
+    heads = np.array([[2.0, 0.3, 0.25], [1.5, -0.2, 0.1]])
+    h = ear_transfer(studio, freqs, heads, driver_model=model)
+    flipped = ear_transfer(studio, freqs, heads * [1, -1, 1], driver_model=model)
+    np.testing.assert_allclose(h, flipped[:, :, ::-1][:, :, :, [1, 0, 2, 3, 4]], atol=1e-12)
+
+
+def test_point_inside_the_body_is_an_input_error(studio):
+    with pytest.raises(InputError, match=r"cap_sphere: a point lies inside the device body"):
+        ear_transfer(studio, [1000.0], np.array([[0.02, 0.0, 0.0]]), head="free",
+                     driver_model="cap_sphere")
