@@ -21,7 +21,8 @@ import numpy as np
 from models._array import Array
 from models._transfer import _check_freqs, head_relative_response
 from models.drivers import resolve_driver_model
-from models.tolerances import Tolerances, UnitDraw, draw_units, unit_array, unit_response
+from models.tolerances import (TRAINING_STREAM, Tolerances, UnitDraw, draw_units, unit_array,
+                               unit_response)
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,15 @@ class PlantSet:
         return np.repeat(np.arange(len(self.driver_models)), len(self.units))
 
 
-def plant_set(array: Array, driver_models, tolerances: Tolerances, units: int, seed: int
-              ) -> PlantSet:
+def plant_set(array: Array, driver_models, tolerances: Tolerances, units: int, seed: int,
+              stream: int = TRAINING_STREAM) -> PlantSet:
     """Plants of ``array`` for each named driver model and ``units`` simulated units
-    (unit 0 nominal) drawn from ``seed``; unknown model names raise InputError."""
+    (unit 0 nominal) drawn from ``seed`` and ``stream`` (models.tolerances.draw_units);
+    unknown model names raise InputError."""
     names = tuple(driver_models)
     for name in names:
         resolve_driver_model(name, array)
-    return PlantSet(array, names, tuple(draw_units(array, tolerances, units, seed)))
+    return PlantSet(array, names, tuple(draw_units(array, tolerances, units, seed, stream)))
 
 
 def plant_ear_transfer(plants: PlantSet, freqs_hz, head_positions_m, facing=None,

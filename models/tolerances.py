@@ -63,11 +63,16 @@ class UnitDraw:
     knots_octaves: np.ndarray  # (K,) log2(f / 20 Hz) of the knots
 
 
-def draw_units(array: Array, tolerances: Tolerances, count: int, seed: int) -> list[UnitDraw]:
-    """``count`` units (unit 0 nominal), a function of ``seed`` only."""
+TRAINING_STREAM, EVALUATION_STREAM = 0, 1
+
+
+def draw_units(array: Array, tolerances: Tolerances, count: int, seed: int,
+               stream: int = TRAINING_STREAM) -> list[UnitDraw]:
+    """``count`` units (unit 0 nominal), a function of ``seed`` and ``stream`` only:
+    evaluation draws from :data:`EVALUATION_STREAM`, so it never sees a trained unit."""
     if count < 1:
         raise InputError(f"units: expected at least 1, got {count}")
-    rng = np.random.default_rng([seed, 7919])
+    rng = np.random.default_rng([seed, 7919, stream])
     d = len(array.drivers)
     span = np.log2(KNOT_RANGE_HZ[1] / KNOT_RANGE_HZ[0])
     knots = np.arange(0.0, span + tolerances.response_octaves, tolerances.response_octaves)

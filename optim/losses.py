@@ -126,28 +126,28 @@ def beam_null(s, t) -> jnp.ndarray:
     """Excess of the +-90 deg power over the null goal, over the beam band (dB)."""
     rel = _beam_relative_db(s, t)[:, t["null_idx"]]  # (F, 2)
     return weighted_mean_over_freq(jnp.mean(hinge_db(rel - t["null_db"]), axis=1).T,
-                                   t["freq_weight"] * t["beam_band"])
+                                   t["beam_weight"])
 
 
 def beam_flat(s, t) -> jnp.ndarray:
     """Squared dB deviation from on-axis within +-flat_deg, over the beam band."""
     rel = _beam_relative_db(s, t)
     sq = jnp.sum(rel**2 * t["flat_mask"], axis=1) / jnp.sum(t["flat_mask"])
-    return weighted_mean_over_freq(sq, t["freq_weight"] * t["beam_band"])
+    return weighted_mean_over_freq(sq, t["beam_weight"])
 
 
 def beam_rear(s, t) -> jnp.ndarray:
     """Excess of the rear power (|az| >= rear_deg) over its goal, over the beam band (dB)."""
     rel = _beam_relative_db(s, t)
     excess = jnp.sum(hinge_db(rel - t["rear_db"]) * t["rear_mask"], axis=1) / jnp.sum(t["rear_mask"])
-    return weighted_mean_over_freq(excess, t["freq_weight"] * t["beam_band"])
+    return weighted_mean_over_freq(excess, t["beam_weight"])
 
 
 def beam_pattern(s, t) -> jnp.ndarray:
     """Squared error of the normalised C magnitude pattern against the desired one."""
     mag = jnp.abs(s["beam"]) / (jnp.abs(s["beam"][:, t["on_axis"]])[:, None] + _EPS)
     return weighted_mean_over_freq(jnp.mean((mag - t["pattern"]) ** 2, axis=1),
-                                   t["freq_weight"] * t["beam_band"])
+                                   t["beam_weight"])
 
 
 def driver_error_variance(gain_db: float = 0.5, phase_deg: float = 5.0) -> float:
@@ -175,10 +175,10 @@ def beam_null_robust(s, t, variance: float | None = None) -> jnp.ndarray:
     """``beam_null`` in expectation over per-driver errors: the +-90 deg power gains
     ``variance * sum_d |G_d W_d|^2`` before it is compared with the on-axis power."""
     var = driver_error_variance() if variance is None else variance
-    power = jnp.abs(s["beam"]) ** 2 + var * s["beam_spread"]  # (F, A)
+    power = jnp.abs(s["beam"]) ** 2 + var * s["beam_spread"]  # (Fb, A)
     rel = db(power[:, t["null_idx"]]) - db(power[:, t["on_axis"]][:, None])  # (F, 2)
     return weighted_mean_over_freq(jnp.mean(hinge_db(rel - t["null_db"]), axis=1).T,
-                                   t["freq_weight"] * t["beam_band"])
+                                   t["beam_weight"])
 
 
 def effort(s, t) -> jnp.ndarray:

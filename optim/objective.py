@@ -27,7 +27,9 @@ def static_targets(problem: Problem, config: TrainConfig) -> dict:
     return {
         "freq_weight": as32(problem.freq_weight), "bulk": as64(problem.bulk),
         "cancellation_db": as32(problem.cancellation_db), "virtual": as64(problem.virtual),
-        "centre": as64(problem.centre), "beam_band": as32(problem.beam_band),
+        "centre": as64(problem.centre),
+        # Beam terms see only the bins of the beam band (beam_bins): the weight over those.
+        "beam_weight": as32((problem.freq_weight * problem.beam_band)[problem.beam_band]),
         "pattern": as32(problem.pattern), "effort_ref": as32(problem.effort_ref),
         "compact_weight": as32(problem.compact_weight),
         "effort_excess_db": config.effort.excess_db, "effort_ceiling_db": config.effort.ceiling_db,
@@ -45,11 +47,12 @@ PLANT_KEYS = ("ctc_nominal", "lr_nominal", "c_nominal", "beam", "ctc_nominal_spr
 
 
 def system_responses(params: Params, ears: jnp.ndarray, nominal: jnp.ndarray,
-                     farfield: jnp.ndarray, band: jnp.ndarray) -> dict:
+                     farfield: jnp.ndarray, band: jnp.ndarray, beam_bins: jnp.ndarray) -> dict:
     """Responses every loss term reads.
 
-    ears: (B, F, 2, D) zone batch (listeners of several plants); nominal: (K, F, 2, D) and
-    farfield: (K, F, A, D) of the K plants of the batch; band: (D, F). The entries named in
+    ears: (B, F, 2, D) zone batch (listeners of several plants); nominal: (K, F, 2, D) of
+    the K plants of the batch; farfield: (K, Fb, A, D) of the same plants at the Fb bins
+    ``beam_bins`` (the beam band) only; band: (D, F). The entries named in
     :data:`PLANT_KEYS` keep the K axis in front.
     """
     filters, ctc = frequency_responses(params, band)  # (3, D, F), (2, D, F)
@@ -62,13 +65,13 @@ def system_responses(params: Params, ears: jnp.ndarray, nominal: jnp.ndarray,
         "lr_zone": jnp.einsum("bfed,cdf->bfec", ears, filters[:2]),
         "lr_nominal": jnp.einsum("kfed,cdf->kfec", nominal, filters[:2]),
         "c_nominal": jnp.einsum("kfed,df->kfe", nominal, filters[2]),
-        "beam": jnp.einsum("kfad,df->kfa", farfield, filters[2]),
+        "beam": jnp.einsum("kfad,df->kfa", farfield, filters[2][:, beam_bins]),
         # Incoherent per-driver sums sum_d |H_d W_d|^2: the power that independent
         # driver gain/phase errors add, per unit error variance (robustness terms).
         "ctc_nominal_spread": jnp.einsum("kfed,idf->kfei", jnp.abs(nominal) ** 2,
                                          jnp.abs(ctc) ** 2),
         "beam_spread": jnp.einsum("kfad,df->kfa", jnp.abs(farfield) ** 2,
-                                  jnp.abs(filters[2]) ** 2),
+                                  jnp.abs(filters[2][:, beam_bins]) ** 2),
     }
 
 
@@ -79,7 +82,8 @@ def make_loss(config: TrainConfig, problem: Problem) -> Callable:
     targets = static_targets(problem, config)
     pool = jnp.asarray(problem.ear_pool, jnp.complex64)
     nominal = jnp.asarray(problem.ear_nominal, jnp.complex64)
-    farfield = jnp.asarray(problem.farfield, jnp.complex64)
+    beam_bins = jnp.asarray(np.flatnonzero(problem.beam_band))
+    farfield = jnp.asarray(problem.farfield[:, problem.beam_band], jnp.complex64)
     band = jnp.asarray(problem.band_response, jnp.complex64)
     active = {name: w for name, w in config.weights.items() if w > 0}
     per_plant = [name for name in active if name in PER_PLANT]
@@ -93,7 +97,7 @@ def make_loss(config: TrainConfig, problem: Problem) -> Callable:
     def loss(params: Params, batch: tuple):
         plants, pair_plant, pair_listener = batch
         s = system_responses(params, pool[pair_plant, pair_listener], nominal[plants],
-                             farfield[plants], band)
+                             farfield[plants], band, beam_bins)
         terms = {name: LOSS_TERMS[name](s, targets) for name in shared}
         s_rest = {k: v for k, v in s.items() if k not in PLANT_KEYS}
         values = jax.vmap(plant_terms, in_axes=(0, None))(

@@ -107,13 +107,9 @@ def _interaural(t):
 def _beam_patterns(t):
     """Ideal: the desired (mask) pattern with an arbitrary complex gain per frequency;
     bad: an omnidirectional C channel (0 dB everywhere)."""
-    n = np_(t, "bulk").size
+    n = np_(t, "beam_weight").size  # beam terms see the beam-band bins only
     ideal = np_(t, "pattern")[None, :] * unit_phases(n, 1) * (0.5 + RNG.random((n, 1)))
     return ideal, np.ones_like(ideal)
-
-
-def _beam_band_weight(t):
-    return np_(t, "freq_weight") * np_(t, "beam_band")
 
 
 def _beam_null(t):
@@ -193,7 +189,7 @@ def _cancellation_robust(t):
 
 
 def _beam_null_robust(t):
-    pattern = np_(t, "pattern")[None, :] * np.ones((np_(t, "bulk").size, 1))
+    pattern = np_(t, "pattern")[None, :] * np.ones((np_(t, "beam_weight").size, 1))
     ideal = {"beam": pattern, "beam_spread": np.zeros(pattern.shape)}
     bad = {"beam": pattern, "beam_spread": np.ones(pattern.shape)}
     v = DRIVER_ERROR_VARIANCE
