@@ -92,7 +92,7 @@ class SofaHead:
         keep = _most_common_distance(distance)
         ir, positions, distance = ir[keep], positions[keep], distance[keep]
         delay = np.broadcast_to(delay, (keep.size, 2)) if delay.shape[0] == 1 else delay[keep]
-        onset = _onsets(ir, sample_rate_hz, source)
+        onset = onset_times(ir, sample_rate_hz, source)
         directions = positions / distance[:, None]
 
         band = np.linspace(*REFERENCE_BAND_HZ, 5)
@@ -241,9 +241,9 @@ def _most_common_distance(distance: np.ndarray) -> np.ndarray:
     return np.flatnonzero(rounded == values[np.argmax(counts)])
 
 
-def _onsets(ir: np.ndarray, fs: float, source: str) -> np.ndarray:
-    """(M, 2) time in seconds at which each IR's upsampled envelope first reaches
-    ``ONSET_THRESHOLD_DB`` below its peak."""
+def onset_times(ir: np.ndarray, fs: float, source: str) -> np.ndarray:
+    """(...) time in seconds at which each IR (..., N) first reaches, with its upsampled
+    envelope, ``ONSET_THRESHOLD_DB`` below its peak."""
     n = ir.shape[-1]
     n_fft = 2 * n  # zero padding keeps the end of the IR from wrapping onto its start
     spectrum = np.fft.fft(ir, n_fft)
@@ -254,8 +254,9 @@ def _onsets(ir: np.ndarray, fs: float, source: str) -> np.ndarray:
     envelope = np.abs(np.fft.ifft(padded)) * _UPSAMPLE
     peak = envelope.max(axis=-1)
     if np.any(peak <= 0):
-        m, e = np.argwhere(peak <= 0)[0]
-        raise InputError(f"{source}: Data.IR: measurement {m}, receiver {e} is all zeros")
+        where = ", ".join(str(i) for i in np.argwhere(peak <= 0)[0])
+        raise InputError(f"{source}: Data.IR: the impulse response at index [{where}] "
+                         f"(measurement, receiver, ...) is all zeros")
     level = peak[..., None] * 10 ** (ONSET_THRESHOLD_DB / 20)
     first = np.argmax(envelope >= level, axis=-1)  # (M, 2), >= 0
     before = np.take_along_axis(envelope, np.maximum(first - 1, 0)[..., None], -1)[..., 0]

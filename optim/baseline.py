@@ -48,11 +48,11 @@ def least_squares_filters(problem: Problem, regularization: float) -> tuple[np.n
     # Centre: far-field pattern (all azimuths) plus the nominal ears, equally weighted.
     far = problem.farfield  # (K, F, A, D)
     nominal = problem.ear_nominal  # (K, F, 2, D)
-    n_plants, n_az = far.shape[0], far.shape[2]
-    normal_c = (np.einsum("kfad,kfag->fdg", far.conj(), far) / n_az +
-                np.einsum("kfed,kfeg->fdg", nominal.conj(), nominal) / 2) / n_plants
-    rhs_c = (np.einsum("kfad,a->fd", far.conj(), problem.pattern) / n_az +
-             np.einsum("kfed,fe->fd", nominal.conj(), problem.centre) / 2) / n_plants
+    far_weight, ear_weight = 1 / (far.shape[0] * far.shape[2]), 1 / (nominal.shape[0] * 2)
+    normal_c = np.einsum("kfad,kfag->fdg", far.conj(), far) * far_weight + \
+        np.einsum("kfed,kfeg->fdg", nominal.conj(), nominal) * ear_weight
+    rhs_c = np.einsum("kfad,a->fd", far.conj(), problem.pattern) * far_weight + \
+        np.einsum("kfed,fe->fd", nominal.conj(), problem.centre) * ear_weight
     centre = _regularised_solve(normal_c, (rhs_c * problem.bulk[:, None])[:, :, None], penalty,
                                 regularization)
     inactive = problem.freq_weight == 0

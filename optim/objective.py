@@ -96,8 +96,9 @@ def make_loss(config: TrainConfig, problem: Problem) -> Callable:
 
     def loss(params: Params, batch: tuple):
         plants, pair_plant, pair_listener = batch
-        s = system_responses(params, pool[pair_plant, pair_listener], nominal[plants],
-                             farfield[plants], band, beam_bins)
+        s = system_responses(params, pool[pair_plant % pool.shape[0], pair_listener],
+                             nominal[plants % nominal.shape[0]],
+                             farfield[plants % farfield.shape[0]], band, beam_bins)
         terms = {name: LOSS_TERMS[name](s, targets) for name in shared}
         s_rest = {k: v for k, v in s.items() if k not in PLANT_KEYS}
         values = jax.vmap(plant_terms, in_axes=(0, None))(

@@ -30,6 +30,13 @@ def build_parser():
     p.add_argument("--zone-lateral-m", type=float, help="override the zone's lateral spread, m")
     p.add_argument("--head", help="'sphere', 'free' (no head) or a path to a .sofa HRTF file")
     p.add_argument("--width-deg", type=float, help="virtual stereo half-angle, degrees (default 30)")
+    p.add_argument("--plant", type=Path, metavar="EARS.sofa",
+                   help="train on a measured device: driver-to-ear impulse responses "
+                   "(AES69 GeneralFIR-E, CONVENTIONS.md); a quarter of its poses are held out "
+                   "and judge the bank")
+    p.add_argument("--plant-farfield", type=Path, metavar="FARFIELD.sofa",
+                   help="with --plant: the measured far field for the centre beam (default: "
+                   "the model ensemble)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint beside --out if there is one")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -40,7 +47,7 @@ def main(args) -> int:
     from tqdm import tqdm
 
     from evaluation.metrics import least_favourable, model_gap
-    from evaluation.system import evaluate_models
+    from evaluation.system import evaluate_measured, evaluate_models
     from models import driver_model_names, load_array
     from optim.baseline import least_squares_taps
     from optim.config import load_config
@@ -75,12 +82,13 @@ def main(args) -> int:
     if config.design.head not in ("sphere", "free") and not Path(config.design.head).is_file():
         raise InputError(f"--head: {config.design.head} is not 'sphere', 'free' or an existing "
                          f".sofa file")
+    measured = read_measured_plant(args, array, config.seed)
 
     t0 = time.monotonic()
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     say(f"train.py: {array.name}: {len(array.drivers)} drivers, {config.design.taps} taps at "
         f"{config.design.sample_rate} Hz, zone {config.design.zone!r}, head {config.design.head!r}")
-    problem = build_problem(array, config)
+    problem = build_problem(array, config, measured)
     say(f"train.py: transfer matrices for {config.design.pool} listeners x "
         f"{problem.freqs_hz.size} frequencies in {time.monotonic() - t0:.1f} s")
     checkpoint = out.with_name(out.stem + ".ckpt.npz")
@@ -116,18 +124,54 @@ def main(args) -> int:
                 "fingerprint": fingerprint(config), "seconds": round(time.monotonic() - t0, 1),
                 "final_loss": result.history[-1] if result.history else {},
                 "plants": list(problem.plant_labels)}
+    if measured is not None:
+        training["measured_plant"] = {"ears": str(args.plant), "farfield": str(
+            args.plant_farfield) if args.plant_farfield else None}
     metrics = {"learned": least_favourable(learned), "least_squares": least_favourable(baseline),
                "training_models": trained_on,
                "held_out_models": [m for m in learned if m not in trained_on],
                "model_gap": model_gap(learned, trained_on),
                "by_model": {m: {"learned": learned[m], "least_squares": baseline[m]}
                             for m in learned}}
+    if measured is not None:
+        metrics["measured"] = {name: evaluate_measured(measured, t, c, config.design.sample_rate,
+                                                       array.speed_of_sound_m_s)
+                               for name, (t, c) in (("learned", (taps, ctc_taps)),
+                                                    ("least_squares", (ls_taps, ls_ctc_taps)))}
     bank = make_filterbank(array, config, taps, ctc_taps, metrics, training,
                            problem.virtual_source)
     write_filterbank(out, bank)
     print(format_table(learned, baseline, trained_on))
+    if measured is not None:
+        print(format_measured(metrics["measured"]))
     print(f"wrote {out} ({time.monotonic() - t0:.1f} s)")
     return 0
+
+
+def read_measured_plant(args, array, seed: int):
+    """The measured plant of --plant / --plant-farfield (validated against the array), or
+    None."""
+    from models.measured_plants import MeasuredPlant, split_poses
+    from models.plant_sofa import read_ears_sofa, read_farfield_sofa
+
+    if args.plant is None:
+        if args.plant_farfield is not None:
+            raise InputError("--plant-farfield needs --plant (the measured ears)")
+        return None
+    ears = read_ears_sofa(args.plant, array)
+    far = read_farfield_sofa(args.plant_farfield, array) if args.plant_farfield else None
+    return MeasuredPlant(ears, split_poses(ears, array.listener.head_position_m, seed=seed), far)
+
+
+def format_measured(figures: dict) -> str:
+    """The measured plant's figures, learned and least squares."""
+    learned, ls = figures["learned"], figures["least_squares"]
+    rows = [f"measured plant ({len(learned['poses']['held_out'])} held-out poses of "
+            f"{len(learned['poses']['train']) + len(learned['poses']['held_out'])})"
+            f"{'':7s} {'learned':>8s} {'least-sq':>8s}"]
+    rows += [f"  {key:47s} {learned[key]:8.2f} {ls[key]:8.2f}" for key in learned
+             if key != "poses"]
+    return "\n".join(rows)
 
 
 EVALUATION_UNITS = 20  # simulated units (never trained on) for the tolerance figures
