@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import driver_toml
 from scipy.integrate import quad
-from scipy.special import eval_legendre, j1, spherical_jn, spherical_yn
+from scipy.special import eval_legendre, j0, j1, spherical_jn, spherical_yn
 
 from models import InputError, ear_transfer, farfield_transfer
 from models._baffle_edge import baffle_step, shadow_weight
@@ -304,3 +304,33 @@ def test_baffle_rear_level_and_axial_symmetry(make_array, f):
     assert np.abs(g - g[:, :1]).max() < 1e-12
     if f < 100.0:  # as loud as in front, 2 b / c later
         assert abs(abs(behind) - 1) < 0.01
+
+
+@pytest.mark.parametrize("f", [300.0, 1500.0, 5000.0, 12000.0])
+def test_baffle_far_field_closed_form_away_from_the_baffle_plane(make_array, f):
+    # Outside the transition 90 +- sqrt(2/kb) rad the far field is, with the grazing sound
+    # g = 2 J1(ka)/ka exp(-jkb) and the rim average J0(kb sin t), x = ka sin t:
+    #   in front (2 J1(x)/x - g J0) / (2 - g),   behind g J0 / (2 - g).
+    radius, body = 0.0255, 0.0875
+    array = one_driver(make_array, radius, body, axis=(1.0, 0.0, 0.0), position_m=(0, 0, 0))
+    k = 2 * np.pi * f / C
+    width = np.degrees(min(np.pi / 2, np.sqrt(2 / (k * body))))
+    theta = np.concatenate([np.linspace(0.0, 90.0 - width, 7), np.linspace(90.0 + width, 180.0, 7)])
+    d = directivity("baffle_edge", array, [f], theta)[0, :, 0]
+    t = np.radians(theta)
+    jinc = lambda x: np.where(x == 0, 1.0, 2 * j1(x) / np.where(x == 0, 1.0, x))  # noqa: E731
+    g = jinc(k * radius) * np.exp(-1j * k * body)
+    rim = g * j0(k * body * np.sin(t))
+    front = theta <= 90.0 - width
+    expected = np.where(front, 2 * jinc(k * radius * np.sin(t)) - rim, rim) / (2 - g)
+    np.testing.assert_allclose(d, expected, atol=1e-12)
+
+
+def test_baffle_agrees_with_the_piston_in_front_once_the_piston_beams(studio):
+    # Once ka >~ 2.5 the grazing sound that feeds the rim is down by 15-30 dB: the rim
+    # ripple is then within 2 dB of the infinite-baffle piston up to 60 deg off axis.
+    freqs = np.array([5000.0, 6000.0, 7000.0, 8000.0])
+    az = 90.0 - np.array([0.0, 15.0, 30.0, 45.0, 60.0])
+    level = {m: 20 * np.log10(np.abs(farfield_transfer(studio, freqs, az, driver_model=m)[:, :, 1]))
+             for m in ("piston", "baffle_edge")}
+    assert np.abs(level["baffle_edge"] - level["piston"]).max() < 2.0
