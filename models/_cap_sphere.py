@@ -24,7 +24,7 @@ field is potential flow from the cap, ``1/r`` far away).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import eval_legendre, spherical_jn, spherical_yn
+from scipy.special import eval_legendre
 
 from models._array import Array
 from models._head_sphere import series_length, sphere_series
@@ -42,19 +42,31 @@ def cap_weights(cos_alpha: np.ndarray, n_max: int) -> np.ndarray:
     return weights
 
 
-def cap_directivity(ka: np.ndarray, weights: np.ndarray, cos_theta: np.ndarray,
-                    extra_terms: int = 0) -> np.ndarray:
-    """``F = sum_n U_n j^n P_n(cos theta) / h'_n(ka)`` summed to ``series_length(ka) +
-    extra_terms``. ka: (F,) > 0; weights: (M,) ``U_n``; cos_theta: (A,). Complex (F, A)."""
+def inverse_derivatives(ka: np.ndarray, extra_terms: int = 0) -> np.ndarray:
+    """(F, N) ``exp(-j ka) / h'_n(ka)`` for ka (F,) > 0, up to ``series_length(ka) +
+    extra_terms`` and 0 past it. Upward recurrence of ``hs_n = h_n exp(jx)`` (stable for
+    the outgoing Hankel function; the orders past the cut may overflow and are dropped)."""
     n_terms = series_length(ka, np.inf) + extra_terms  # (F,)
-    n = np.arange(int(n_terms.max(initial=0)) + 1)
-    if weights.shape[0] < n.size:
-        raise ValueError(f"cap_directivity: {weights.shape[0]} weights, {n.size} needed")
-    used = n[None] <= n_terms[:, None]  # (F, N)
-    x = np.where(used, ka[:, None], 1.0)  # unused orders could overflow at small ka
-    deriv = spherical_jn(n[None], x, True) - 1j * spherical_yn(n[None], x, True)
-    coeff = np.where(used, weights[None, :n.size] * (1j ** n)[None] / deriv, 0.0)  # (F, N)
-    return coeff @ eval_legendre(n[:, None], cos_theta[None])  # (F, A)
+    top = int(n_terms.max(initial=0))
+    x = ka[:, None]
+    scaled = np.empty((ka.size, top + 2), dtype=complex)
+    scaled[:, 0], scaled[:, 1] = 1j / ka, -1.0 / ka + 1j / ka**2
+    with np.errstate(over="ignore", invalid="ignore"):
+        for n in range(1, top + 1):
+            scaled[:, n + 1] = (2 * n + 1) / ka * scaled[:, n] - scaled[:, n - 1]
+        order = np.arange(1, top + 1)
+        deriv = np.empty((ka.size, top + 1), dtype=complex)
+        deriv[:, 0] = -scaled[:, 1]  # h'_0 = -h_1, h'_n = h_{n-1} - (n+1)/x h_n
+        deriv[:, 1:] = scaled[:, :-2] - (order + 1) / x * scaled[:, 1:-1]
+        return np.where(np.arange(top + 1) <= n_terms[:, None], 1.0 / deriv, 0.0)
+
+
+def cap_directivity(inverse: np.ndarray, weights: np.ndarray, cos_theta: np.ndarray) -> np.ndarray:
+    """(F, A) ``exp(-j ka) F`` with ``F = sum_n U_n j^n P_n(cos theta) / h'_n(ka)``.
+    inverse: (F, N) from :func:`inverse_derivatives`; weights: (M >= N,) ``U_n``;
+    cos_theta: (A,)."""
+    n = np.arange(inverse.shape[1])
+    return (inverse * weights[:n.size] * 1j**n) @ eval_legendre(n[:, None], cos_theta[None])
 
 
 class CapSphereModel:
@@ -88,10 +100,10 @@ class CapSphereModel:
         live = freqs_hz > 0  # at 0 Hz the field is omnidirectional
         for body, index in _bodies(array):
             ka = k[live] * body
-            weights = cap_weights(_cos_alpha(array, index, body), int(series_length(ka.max(
-                initial=0.0), np.inf)))
+            inverse = inverse_derivatives(ka)  # shared by the drivers on this body
+            weights = cap_weights(_cos_alpha(array, index, body), inverse.shape[1])
             for g, d in enumerate(index):
-                shape = cap_directivity(ka, weights[:, g], np.append(1.0, cos_theta[:, d]))
+                shape = cap_directivity(inverse, weights[:, g], np.append(1.0, cos_theta[:, d]))
                 out[live, :, d] = shape[:, 1:] / shape[:, :1] * \
                     np.exp(1j * ka[:, None] * (1.0 - cos_theta[None, :, d]))
         lead = directions @ array.positions_m.T  # (A, D) path shortening vs the origin, m
@@ -115,7 +127,8 @@ def _axis_scale(ka: np.ndarray, weights: np.ndarray) -> np.ndarray:
     scale = np.empty((ka.size, weights.shape[1]), dtype=complex)
     scale[ka == 0] = 1.0 / weights[0]
     live = ka > 0
-    for g in range(weights.shape[1]):
-        on_axis = cap_directivity(ka[live], weights[:, g], np.ones(1))[:, 0]
-        scale[live, g] = 1j * ka[live] ** 2 * np.exp(1j * ka[live]) / on_axis
+    inverse = inverse_derivatives(ka[live])
+    n = np.arange(inverse.shape[1])
+    on_axis = (inverse * 1j**n) @ weights[:n.size]  # exp(-j ka) F(0), P_n(1) = 1
+    scale[live] = 1j * ka[live, None] ** 2 / on_axis
     return scale

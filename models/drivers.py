@@ -16,7 +16,10 @@ Models differ in the physics of the device body (docs/models.md compares them):
   (models/_piston.py);
 * ``cap_sphere``: a vibrating cap of half-angle ``arcsin(radius_m / body_radius_m)`` on a
   rigid sphere of ``body_radius_m``, exact spherical-harmonic series, each driver equalised
-  flat on its own axis (models/_cap_sphere.py).
+  flat on its own axis (models/_cap_sphere.py);
+* ``baffle_edge``: a piston on a flat circular baffle of ``body_radius_m`` whose rim
+  re-radiates -1/2 (in front) or +1/2 (behind) of the grazing sound, which gives the baffle
+  step and the rear radiation, equalised flat on axis (models/_baffle_edge.py).
 
 Further models register in :data:`DRIVER_MODELS`.
 """
@@ -28,6 +31,7 @@ from typing import Protocol
 import numpy as np
 
 from models._array import Array
+from models._baffle_edge import BaffleEdgeModel
 from models._cap_sphere import CapSphereModel
 from models._piston import piston_directivity
 from models.errors import InputError
@@ -70,6 +74,7 @@ class PistonModel:
 DRIVER_MODELS: dict[str, DriverModel] = {
     "piston": PistonModel(),
     "cap_sphere": CapSphereModel(),
+    "baffle_edge": BaffleEdgeModel(),
 }
 
 
