@@ -47,13 +47,12 @@ def main(args) -> int:
     from tqdm import tqdm
 
     from evaluation.metrics import least_favourable, model_gap
-    from evaluation.system import evaluate_measured, evaluate_models
+    from evaluation.system import evaluate_measured
     from models import driver_model_names, load_array
-    from optim.baseline import least_squares_taps
     from optim.config import load_config
+    from optim.design import judge, learn_design
     from optim.export import make_filterbank
-    from optim.loop import fingerprint, train
-    from optim.params import export_taps
+    from optim.loop import fingerprint
     from optim.problem import build_problem
     from renderer.atomic import check_output_dir
     from renderer.filterbank import write_filterbank
@@ -67,16 +66,16 @@ def main(args) -> int:
         value = getattr(args, name)
         if value is not None and value < 0:
             raise InputError(f"--{name.replace('_', '-')}: expected a non-negative integer, got {value}")
-    design = {k: v for k, v in {"taps": args.taps, "sample_rate": args.sample_rate,
+    overrides = {k: v for k, v in {"taps": args.taps, "sample_rate": args.sample_rate,
                                 "zone": args.zone, "head": args.head,
                                 "zone_lateral_m": args.zone_lateral_m,
                                 "width_deg": args.width_deg}.items() if v is not None}
     if args.taps is not None:
-        design["latency_samples"] = args.taps // 2
-        design["band_taps"] = min(255, (args.taps // 4) | 1)
+        overrides["latency_samples"] = args.taps // 2
+        overrides["band_taps"] = min(255, (args.taps // 4) | 1)
     if args.sample_rate is not None:
-        design["max_freq_hz"] = min(20000.0, 0.45 * args.sample_rate)
-    config = load_config(args.config, {"design": design, "optimizer": {"steps": args.steps}
+        overrides["max_freq_hz"] = min(20000.0, 0.45 * args.sample_rate)
+    config = load_config(args.config, {"design": overrides, "optimizer": {"steps": args.steps}
                                        if args.steps is not None else {}},
                          array=args.array, seed=args.seed)
     if config.design.head not in ("sphere", "free") and not Path(config.design.head).is_file():
@@ -104,21 +103,18 @@ def main(args) -> int:
             shown = ("total", "cancellation", "cancellation_nominal", "beam_null", "effort")
             bar.set_postfix({k: f"{terms[k]:.3g}" for k in shown if k in terms}, refresh=False)
 
-    result = train(config, problem, checkpoint=checkpoint, resume=args.resume, on_step=on_step)
+    design = learn_design(array, config, problem=problem, checkpoint=checkpoint,
+                          resume=args.resume, on_step=on_step)
+    result, taps, ctc_taps = design.run, design.taps, design.ctc_taps
+    ls_taps, ls_ctc_taps = design.ls_taps, design.ls_ctc_taps
     bar.close()
     if args.resume and result.steps_run == 0:
         say(f"train.py: {checkpoint} already holds all {config.optimizer.steps} steps; "
             f"evaluating it")
-    taps, ctc_taps = export_taps(result.params, problem)
-    ls_taps, ls_ctc_taps = least_squares_taps(problem, config.optimizer.regularization,
-                                              config.design.taps)
     say("train.py: held-out evaluation in every driver model "
         f"({', '.join(driver_model_names())}) ...")
-    options = {"head": config.design.head, "virtual_width_deg": config.design.width_deg,
-               "unit_draws": EVALUATION_UNITS, "tolerances": config.plant.tolerances,
-               "seed": config.seed}
-    learned = evaluate_models(array, taps, ctc_taps, config.design.sample_rate, **options)
-    baseline = evaluate_models(array, ls_taps, ls_ctc_taps, config.design.sample_rate, **options)
+    learned, baseline = judge(array, config, taps, ctc_taps), judge(array, config, ls_taps,
+                                                                  ls_ctc_taps)
     trained_on = list(config.plant.driver_models)
     training = {"steps": config.optimizer.steps, "seed": config.seed,
                 "fingerprint": fingerprint(config), "seconds": round(time.monotonic() - t0, 1),
@@ -173,8 +169,6 @@ def format_measured(figures: dict) -> str:
              if key != "poses"]
     return "\n".join(rows)
 
-
-EVALUATION_UNITS = 20  # simulated units (never trained on) for the tolerance figures
 
 GOALS = {  # figure: (goal text, passes(value)); issue 10's goals for the least favourable model
     "separation_nominal_db": (">= 15", lambda v: v >= 15),
