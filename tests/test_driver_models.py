@@ -9,7 +9,8 @@ from conftest import driver_toml
 from scipy.integrate import quad
 from scipy.special import eval_legendre, j0, j1, spherical_jn, spherical_yn
 
-from models import InputError, ear_transfer, farfield_transfer
+from models import (InputError, bundled_arrays, ear_transfer, farfield_transfer, heldout_grid,
+                    load_array)
 from models._baffle_edge import baffle_step, shadow_weight
 from models._cap_sphere import cap_directivity, cap_weights, inverse_derivatives
 from models._head_sphere import SphereHead, series_length
@@ -334,3 +335,19 @@ def test_baffle_agrees_with_the_piston_in_front_once_the_piston_beams(studio):
     level = {m: 20 * np.log10(np.abs(farfield_transfer(studio, freqs, az, driver_model=m)[:, :, 1]))
              for m in ("piston", "baffle_edge")}
     assert np.abs(level["baffle_edge"] - level["piston"]).max() < 2.0
+
+
+@pytest.mark.parametrize("model", BODY_MODELS)
+@pytest.mark.parametrize("name", bundled_arrays())
+def test_every_bundled_array_is_flat_on_axis_and_finite_at_the_listener(name, model):
+    array = load_array(name)
+    freqs = np.concatenate([[0.0], np.geomspace(20.0, 24000.0, 15)])
+    k = 2 * np.pi * freqs / array.speed_of_sound_m_s
+    g = DRIVER_MODELS[model].farfield(array, freqs, array.axes)
+    count = len(array.drivers)
+    lead = np.sum(array.axes * array.positions_m, axis=1)
+    on_axis = g[:, np.arange(count), np.arange(count)] * np.exp(-1j * k[:, None] * lead)
+    assert np.abs(on_axis - 1).max() < 1e-11
+    heads = heldout_grid(array.listener)[0]
+    h = ear_transfer(array, freqs, heads.positions_m, heads.facing, driver_model=model)
+    assert np.all(np.isfinite(h)) and np.all(np.abs(h) > 0)
