@@ -20,7 +20,7 @@ import scipy.fft as sfft
 
 from models.errors import InputError
 from renderer.convolver import check_block_size, check_taps
-from renderer.trackedbank import YAW_M_PER_DEG, nearest_cells, pose_distance
+from renderer.trackedbank import YAW_M_PER_DEG, pose_distance
 
 
 def crossfade_ramp(block_size: int) -> np.ndarray:
@@ -52,11 +52,7 @@ class TrackedConvolver:
             raise InputError(f"nominal: expected a cell index from 0 to {n_cells - 1}, "
                              f"got {nominal!r}")
         self.cells, self.nominal = cells, int(nominal)
-        self._cell_poses = cells.tolist()
-        spacing = pose_distance(cells, cells)
-        np.fill_diagonal(spacing, np.inf)
-        # Half the distance to the nearest other cell, less a margin for rounding.
-        self._inside = (0.5 * (1.0 - 1e-9) * spacing.min(axis=1)).tolist()
+        self._anchor: tuple | None = None  # (x, y, z, yaw, cell, slack) of the last search
         self.block_size = b = check_block_size(block_size)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
@@ -89,23 +85,30 @@ class TrackedConvolver:
     def cell_for(self, pose) -> int:
         """The cell nearest a head pose (4,) (x, y, z m, yaw deg), the nominal one for None.
 
-        The pose distance is a metric, so a pose closer to the current cell than half that
-        cell's distance to any other is nearest to it (triangle inequality): that check
-        costs one distance, and only a pose past it searches all cells."""
+        The pose distance is a metric, so a pose closer to the pose of the last full search
+        than half the gap between the nearest and second-nearest cell there has the same
+        nearest cell (triangle inequality): a slowly moving head costs one distance per
+        block, not a search of all cells."""
         if pose is None:
             return self.nominal
         pose = np.asarray(pose, dtype=float)
-        if pose.shape != (4,) or not np.all(np.isfinite(pose)):
+        values = pose.tolist()
+        if pose.shape != (4,) or not all(map(math.isfinite, values)):
             raise InputError(f"pose: expected 4 finite numbers x, y, z (m), yaw (deg), got "
-                             f"{pose.tolist()}")
-        if self.cell is not None:
-            x, y, z, yaw = pose.tolist()
-            cx, cy, cz, cyaw = self._cell_poses[self.cell]
-            distance = (math.hypot(x - cx, y - cy, z - cz)
-                        + YAW_M_PER_DEG * abs((yaw - cyaw + 180.0) % 360.0 - 180.0))
-            if distance < self._inside[self.cell]:
-                return self.cell
-        return int(nearest_cells(self.cells, pose))
+                             f"{values}")
+        x, y, z, yaw = values
+        if self._anchor is not None:
+            ax, ay, az, ayaw, cell, slack = self._anchor
+            moved = (math.hypot(x - ax, y - ay, z - az)
+                     + YAW_M_PER_DEG * abs((yaw - ayaw + 180.0) % 360.0 - 180.0))
+            if moved < slack:
+                return cell
+        distance = pose_distance(self.cells, pose)
+        cell = int(distance.argmin())
+        nearest, distance[cell] = distance[cell], np.inf
+        gap = distance.min() - nearest  # to the second nearest cell; inf for one cell
+        self._anchor = (x, y, z, yaw, cell, 0.5 * float(gap) - 1e-12)
+        return cell
 
     def process(self, block, pose=None) -> np.ndarray:
         """Filter one block ``(inputs, block_size)`` -> ``(outputs, block_size)`` with the

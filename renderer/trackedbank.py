@@ -61,9 +61,9 @@ def pose_distance(cells: np.ndarray, poses) -> np.ndarray:
     """Distance of head poses (..., 4) to every cell (K, 4): Euclidean in x, y, z metres
     plus ``|yaw difference| / 100`` (yaw in degrees, the shorter way round); (..., K)."""
     poses = np.asarray(poses, dtype=float)[..., None, :]
-    offset = np.linalg.norm(poses[..., :3] - cells[:, :3], axis=-1)
-    yaw = np.abs((poses[..., 3] - cells[:, 3] + 180.0) % 360.0 - 180.0)
-    return offset + YAW_M_PER_DEG * yaw
+    offset = poses[..., :3] - cells[:, :3]
+    yaw = (poses[..., 3] - cells[:, 3] + 180.0) % 360.0 - 180.0
+    return np.sqrt(np.einsum("...i,...i->...", offset, offset)) + YAW_M_PER_DEG * np.abs(yaw)
 
 
 def nearest_cells(cells: np.ndarray, poses):
