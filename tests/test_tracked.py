@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.signal import oaconvolve
 
 from models.errors import InputError
 from renderer.convolver import Convolver
 from renderer.tracked import TrackedConvolver
 from renderer.trackedbank import nearest_cells
-from tracked_fixtures import grid_cells, synthetic_tracked_bank
+from tracked_fixtures import grid_cells, per_cell, smooth_reference, synthetic_tracked_bank
 
 N_TAPS = 200
 
@@ -39,12 +38,6 @@ def stream(conv, x: np.ndarray, poses) -> np.ndarray:
         return np.concatenate([conv.process(block) for block in blocks], axis=1)
     return np.concatenate([conv.process(block, pose) for block, pose in zip(blocks, poses)],
                           axis=1)
-
-
-def per_cell(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
-    """(K, O, n + N - 1): every cell's output, SciPy in float64."""
-    return np.stack([oaconvolve(x[:, None, :].astype(float), t.astype(float), axes=-1).sum(0)
-                     for t in taps])
 
 
 @pytest.mark.parametrize("block", [33, 256])
@@ -79,21 +72,6 @@ def sweep(n_blocks: int) -> np.ndarray:
                                              (n_blocks // 4, 4))
     poses[-len(jumps):] = jumps
     return poses
-
-
-def smooth_reference(outputs: np.ndarray, cells: list[int], block: int) -> np.ndarray:
-    """The output of a filter that moves smoothly from cell to cell: within a block where
-    the cell changes, weight ``r[n] = (1 - cos(pi n / (B + 1))) / 2``, n = 1..B, on the
-    new cell's output and ``1 - r[n]`` on the old one's; elsewhere the block's own cell."""
-    r = (1.0 - np.cos(np.pi * np.arange(1, block + 1) / (block + 1))) / 2.0
-    out = np.zeros((outputs.shape[1], len(cells) * block))
-    for j, cell in enumerate(cells):
-        span = slice(j * block, (j + 1) * block)
-        if j == 0 or cells[j - 1] == cell:
-            out[:, span] = outputs[cell, :, span]
-        else:
-            out[:, span] = (1 - r) * outputs[cells[j - 1], :, span] + r * outputs[cell, :, span]
-    return out
 
 
 @pytest.mark.parametrize("block", [77, 256])
