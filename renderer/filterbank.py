@@ -105,10 +105,12 @@ def validate_manifest(arrays: dict, where: str, expected_format: str = FORMAT) -
     drivers = manifest["drivers"]
     if not isinstance(drivers, list) or not drivers or not all(
             isinstance(d, dict) and isinstance(d.get("name"), str) for d in drivers):
-        raise InputError(f"{where}: manifest drivers must be a non-empty list of objects with a name")
+        raise InputError(f"{where}: manifest drivers must be a non-empty list of objects "
+                         f"with a name")
     latency = manifest["latency_samples"]
     if isinstance(latency, bool) or not isinstance(latency, int) or latency < 0:
-        raise InputError(f"{where}: manifest latency_samples must be an integer >= 0, got {latency!r}")
+        raise InputError(f"{where}: manifest latency_samples must be an integer >= 0, "
+                         f"got {latency!r}")
     return manifest
 
 
