@@ -91,19 +91,21 @@ class TrackedConvolver:
         block, not a search of all cells."""
         if pose is None:
             return self.nominal
-        pose = np.asarray(pose, dtype=float)
-        values = pose.tolist()
-        if pose.shape != (4,) or not all(map(math.isfinite, values)):
+        try:
+            values = np.asarray(pose, dtype=float)
+        except (TypeError, ValueError):
+            values = np.empty(0)  # not numbers
+        if values.shape != (4,) or not all(map(math.isfinite, values.tolist())):
             raise InputError(f"pose: expected 4 finite numbers x, y, z (m), yaw (deg), got "
-                             f"{values}")
-        x, y, z, yaw = values
+                             f"{pose!r}")
+        x, y, z, yaw = values.tolist()
         if self._anchor is not None:
             ax, ay, az, ayaw, cell, slack = self._anchor
             moved = (math.hypot(x - ax, y - ay, z - az)
                      + YAW_M_PER_DEG * abs((yaw - ayaw + 180.0) % 360.0 - 180.0))
             if moved < slack:
                 return cell
-        distance = pose_distance(self.cells, pose)
+        distance = pose_distance(self.cells, values)
         cell = int(distance.argmin())
         nearest, distance[cell] = distance[cell], np.inf
         gap = distance.min() - nearest  # to the second nearest cell; inf for one cell
