@@ -89,25 +89,26 @@ def wav(path: Path, x: np.ndarray) -> Path:
     return path
 
 
-@pytest.mark.parametrize("block", [64, 77])
-def test_render_with_poses_follows_the_head_across_cells(tmp_path, tracked, block):
+@pytest.mark.parametrize("block, kind", [(64, "lrc"), (77, "binaural")])
+def test_render_with_poses_follows_the_head_across_cells(tmp_path, tracked, block, kind):
     """Block j plays the cell nearest the pose at its centre time, crossfading on a change;
-    the flushed tail holds the last pose."""
+    the flushed tail holds the last pose. Binaural input goes through the cells' ctc_taps."""
     path, bank = tracked
-    x = np.random.default_rng(0).uniform(-0.5, 0.5, (3, 9600)).astype(np.float32)
+    taps = bank.taps if kind == "lrc" else bank.ctc_taps
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, (len(taps[0]), 9600)).astype(np.float32)
     poses = write_csv(tmp_path / "p.csv", "time_s,x,y,z,yaw_deg\n0.0,2.0,-0.12,0.25,0\n"
                       "0.15,2.0,0.12,0.25,0\n0.2,2.0,0.0,0.25,0\n")
     assert render(wav(tmp_path / "in.wav", x), tmp_path / "out.wav", "--filters", path,
-                  "--input", "lrc", "--block", block, "--poses", poses, "--quiet") == 0
+                  "--input", kind, "--block", block, "--poses", poses, "--quiet") == 0
     got = sf.read(tmp_path / "out.wav", always_2d=True)[0].T
     n_blocks = -(-(9600 + N_TAPS - 1) // block)
     centres = (np.arange(n_blocks) + 0.5) * block / RATE
     track = read_poses(poses)
     cells = nearest_cells(bank.cells, np.array([track.at(t) for t in centres])).tolist()
     assert len(set(cells)) == 5  # all five cells, there and back
-    padded = np.zeros((3, n_blocks * block), np.float32)
+    padded = np.zeros((len(x), n_blocks * block), np.float32)
     padded[:, :9600] = x
-    want = smooth_reference(per_cell(padded, bank.taps), cells, block)[:, :9600 + N_TAPS - 1]
+    want = smooth_reference(per_cell(padded, taps), cells, block)[:, :9600 + N_TAPS - 1]
     assert got.shape == want.shape
     assert np.max(np.abs(got - want)) < 1e-5
 
