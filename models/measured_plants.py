@@ -17,6 +17,7 @@ import numpy as np
 from models._head_sofa import onset_times
 from models.errors import InputError
 from models.plant_sofa import MeasuredEars, MeasuredFarfield
+from models.poses import pose_distance, pose_yaw_deg
 
 MAX_AZIMUTH_GAP_DEG = 15.0
 
@@ -31,28 +32,13 @@ class PoseSplit:
     held_out: np.ndarray
 
 
-def pose_yaw_deg(positions_m: np.ndarray, views: np.ndarray) -> np.ndarray:
-    """(M,) head yaw, degrees counter-clockwise from facing the device centre."""
-    toward = -positions_m[:, :2]
-    look = views[:, :2]
-    cross = toward[:, 0] * look[:, 1] - toward[:, 1] * look[:, 0]
-    return np.degrees(np.arctan2(cross, np.sum(toward * look, axis=1)))
-
-
-def pose_distance(a_m: np.ndarray, a_yaw: np.ndarray, b_m: np.ndarray, b_yaw: np.ndarray
-                  ) -> np.ndarray:
-    """(A, B) pose distances: metres plus |yaw difference| / 100."""
-    return np.linalg.norm(a_m[:, None] - b_m[None], axis=-1) + \
-        np.abs(a_yaw[:, None] - b_yaw[None]) / 100.0
-
-
 def split_poses(ears: MeasuredEars, nominal_position_m: np.ndarray,
                 held_out_fraction: float = 0.25, seed: int = 0) -> PoseSplit:
     """The pose nearest the nominal listener (yaw 0) trains and judges the sweet spot; a
     seeded ``held_out_fraction`` of the others (at least one) is held out, the rest train."""
     yaw = pose_yaw_deg(ears.listener_positions_m, ears.listener_views)
-    nominal = int(np.argmin(pose_distance(np.asarray(nominal_position_m, float)[None],
-                                          np.zeros(1), ears.listener_positions_m, yaw)[0]))
+    poses = np.column_stack([ears.listener_positions_m, yaw])
+    nominal = int(np.argmin(pose_distance(poses, np.append(nominal_position_m, 0.0))))
     others = np.random.default_rng([seed, 104729]).permutation(
         np.setdiff1d(np.arange(len(yaw)), [nominal]))
     count = max(1, int(round(held_out_fraction * others.size)))
@@ -80,7 +66,8 @@ def measured_pool(ears: MeasuredEars, transfers: np.ndarray, freqs_hz: np.ndarra
     rng = np.random.default_rng([seed, 15485863])
     onsets = onset_times(np.moveaxis(ears.ir, 2, -1), ears.sample_rate_hz, ears.source)
     yaw = pose_yaw_deg(positions, ears.listener_views)
-    d = pose_distance(positions[train], yaw[train], positions[train], yaw[train])
+    poses = np.column_stack([positions, yaw])[train]
+    d = pose_distance(poses, poses)
     np.fill_diagonal(d, np.inf)
     neighbours = np.argsort(d, axis=1)[:, :2]  # (T, 2) into train
     a = rng.integers(0, train.size, blends)

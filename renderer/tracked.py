@@ -19,8 +19,8 @@ import numpy as np
 import scipy.fft as sfft
 
 from models.errors import InputError
+from models.poses import YAW_M_PER_DEG, pose_distance
 from renderer.convolver import check_block_size, check_taps
-from renderer.trackedbank import YAW_M_PER_DEG, pose_distance
 
 
 def crossfade_ramp(block_size: int) -> np.ndarray:

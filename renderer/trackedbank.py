@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from models.errors import InputError
+from models.poses import pose_distance
 from renderer.atomic import atomic_output
 from renderer.filterbank import (FORMAT, TRACKED_FORMAT, FilterBank, load_arrays,
                                  validate_filterbank, validate_manifest, validate_taps)
-
-YAW_M_PER_DEG = 0.01  # the pose distance counts 1 degree of yaw like 1 cm
 
 
 @dataclass(frozen=True)
@@ -55,15 +54,6 @@ class TrackedBank:
     def fallback(self) -> FilterBank:
         """The nominal cell as a plain bank, for playback without head tracking."""
         return self.cell_bank(self.nominal_cell)
-
-
-def pose_distance(cells: np.ndarray, poses) -> np.ndarray:
-    """Distance of head poses (..., 4) to every cell (K, 4): Euclidean in x, y, z metres
-    plus ``|yaw difference| / 100`` (yaw in degrees, the shorter way round); (..., K)."""
-    poses = np.asarray(poses, dtype=float)[..., None, :]
-    offset = poses[..., :3] - cells[:, :3]
-    yaw = (poses[..., 3] - cells[:, 3] + 180.0) % 360.0 - 180.0
-    return np.sqrt(np.einsum("...i,...i->...", offset, offset)) + YAW_M_PER_DEG * np.abs(yaw)
 
 
 def nearest_cells(cells: np.ndarray, poses):

@@ -7,11 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.errors import InputError
 import renderer.tracked as tracked_module
+from models.errors import InputError
+from models.poses import pose_distance
 from renderer.convolver import Convolver
 from renderer.tracked import TrackedConvolver
-from renderer.trackedbank import nearest_cells, pose_distance
+from renderer.trackedbank import nearest_cells
 from tracked_fixtures import grid_cells, per_cell, smooth_reference, synthetic_tracked_bank
 
 N_TAPS = 200

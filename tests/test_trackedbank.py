@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from models.errors import InputError
+from models.poses import pose_distance
 from renderer.filterbank import read_filterbank, write_filterbank
-from renderer.trackedbank import (TrackedBank, nearest_cells, pose_distance, read_bank,
-                                  read_trackedbank, write_trackedbank)
+from renderer.trackedbank import (TrackedBank, nearest_cells, read_bank, read_trackedbank,
+                                  write_trackedbank)
 from renderer_fixtures import synthetic_bank
 from tracked_fixtures import grid_cells, synthetic_tracked_bank
 
