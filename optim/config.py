@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,21 @@ class PlantSettings:
 
 
 @dataclass(frozen=True)
+class TrackingSettings:
+    """The head-pose grid of a tracked bank and how its cells train (defaults.toml
+    [tracking]): offsets from the nominal listener, each axis strictly increasing."""
+
+    lateral_m: tuple[float, ...]
+    distance_scale: tuple[float, ...]
+    yaw_deg: tuple[float, ...]
+    cell_extent: float
+    cell_pool: int
+    cell_batch: int
+    smoothness: float
+    steps: int
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     array: str
     seed: int
@@ -66,6 +82,7 @@ class TrainConfig:
     plant: PlantSettings
     effort: EffortTarget
     weights: dict[str, float] = field(default_factory=dict)
+    tracking: TrackingSettings | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -165,7 +182,7 @@ def _parse(data: dict[str, Any], source: str, array: str, seed: int) -> TrainCon
     weights = {name: w.number(name, 0.0, minimum=0.0) for name in LOSS_TERMS}
     return TrainConfig(array=array, seed=seed, design=design, optimizer=optimizer,
                        cancellation=cancellation, beam=beam, plant=plant, effort=effort,
-                       weights=weights)
+                       weights=weights, tracking=_parse_tracking(top.table("tracking")))
 
 
 def _parse_plant(p: Fields) -> PlantSettings:
@@ -182,3 +199,31 @@ def _parse_plant(p: Fields) -> PlantSettings:
                          tolerances=tolerances, batch_plants=_integer(p, "batch_plants", 1),
                          worst_weight=p.number("worst_weight", minimum=0.0, maximum=1.0),
                          worst_power=p.number("worst_power", minimum=1.0))
+
+
+def _increasing(f: Fields, key: str, minimum: float | None = None,
+                maximum: float | None = None) -> tuple[float, ...]:
+    values = f.data.get(key)
+    ok = isinstance(values, list) and len(values) > 0
+    numbers = _numbers(f, key) if ok else ()
+    if not ok or any(b <= a for a, b in zip(numbers, numbers[1:])) or \
+            (minimum is not None and numbers[0] <= minimum) or \
+            (maximum is not None and numbers[-1] >= maximum):
+        bounds = "" if minimum is None else f" within ({minimum:g}, {maximum:g})"
+        raise InputError(f"{f.where}.{key}: expected a non-empty, strictly increasing list of "
+                         f"numbers{bounds}, got {values!r}")
+    return numbers
+
+
+def _parse_tracking(t: Fields) -> TrackingSettings:
+    tracking = TrackingSettings(
+        lateral_m=_increasing(t, "lateral_m"),
+        distance_scale=_increasing(t, "distance_scale", 0.0, math.inf),
+        yaw_deg=_increasing(t, "yaw_deg", -90.0, 90.0),
+        cell_extent=t.number("cell_extent", minimum=1.0), cell_pool=_integer(t, "cell_pool", 1),
+        cell_batch=_integer(t, "cell_batch", 1), smoothness=t.number("smoothness", minimum=0.0),
+        steps=_integer(t, "steps", 0))
+    if tracking.cell_batch > tracking.cell_pool:
+        raise InputError(f"{t.where}.cell_batch: expected at most cell_pool "
+                         f"({tracking.cell_pool}), got {tracking.cell_batch}")
+    return tracking

@@ -37,6 +37,9 @@ def build_parser():
     p.add_argument("--plant-farfield", type=Path, metavar="FARFIELD.sofa",
                    help="with --plant: the measured far field for the centre beam (default: "
                    "the model ensemble)")
+    p.add_argument("--tracked", action="store_true",
+                   help="learn a head-tracked bank: one bank per cell of the config's "
+                   "[tracking] grid (default out: checkpoints/<array>/trackedbank.npz)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint beside --out if there is one")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -58,7 +61,8 @@ def main(args) -> int:
     from renderer.filterbank import write_filterbank
 
     array = load_array(args.array)
-    out = args.out or ROOT / "checkpoints" / array.name / "filterbank.npz"
+    out = args.out or ROOT / "checkpoints" / array.name / (
+        "trackedbank.npz" if args.tracked else "filterbank.npz")
     if args.out is None:
         out.parent.mkdir(parents=True, exist_ok=True)
     check_output_dir(out)
@@ -81,6 +85,9 @@ def main(args) -> int:
     if config.design.head not in ("sphere", "free") and not Path(config.design.head).is_file():
         raise InputError(f"--head: {config.design.head} is not 'sphere', 'free' or an existing "
                          f".sofa file")
+    if args.tracked:
+        from _tracked import main_tracked
+        return main_tracked(args, array, config, out)
     measured = read_measured_plant(args, array, config.seed)
 
     t0 = time.monotonic()
