@@ -29,10 +29,13 @@ from models import Array, Listener, Listeners, Zone, get_zone, place_listeners
 from models.heads import resolve_head
 from models.poses import poses_of
 from optim.config import TrackingSettings, TrainConfig
+from optim.export import make_filterbank
 from optim.loop import TrainingDiverged, initial_params
 from optim.objective import batch_indices, make_loss, make_optimizer, make_step
 from optim.params import Params, export_taps, frequency_responses
 from optim.problem import Problem, normalised_ears, training_plants
+from renderer.filterbank import TRACKED_FORMAT
+from renderer.trackedbank import TrackedBank
 
 
 @dataclass(frozen=True)
@@ -212,3 +215,16 @@ def export_cells(stacked: Params, problem: Problem) -> tuple[np.ndarray, np.ndar
     count = len(next(iter(stacked.values())))
     banks = [export_taps({k: v[c] for k, v in stacked.items()}, problem) for c in range(count)]
     return np.stack([b[0] for b in banks]), np.stack([b[1] for b in banks])
+
+
+def make_trackedbank(array: Array, config: TrainConfig, poses: np.ndarray, taps: np.ndarray,
+                     ctc_taps: np.ndarray, metrics: dict, training: dict, virtual_source: dict
+                     ) -> TrackedBank:
+    """A tracked bank (CONVENTIONS.md) of cells at ``poses`` (C, 4) with taps (C, 3, D, N)
+    and ctc_taps (C, 2, D, N); the manifest is the plain bank's
+    (:func:`optim.export.make_filterbank`) with the tracked format."""
+    plain = make_filterbank(array, config, taps[0], ctc_taps[0], metrics, training,
+                            virtual_source)
+    return TrackedBank(taps=np.asarray(taps, np.float32),
+                       ctc_taps=np.asarray(ctc_taps, np.float32), cells=np.asarray(poses, np.float64),
+                       manifest={**plain.manifest, "format": TRACKED_FORMAT})

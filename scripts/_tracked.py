@@ -30,12 +30,11 @@ def main_tracked(args, array: Array, config: TrainConfig, out: Path) -> int:
     from evaluation.tracking import (TrackingError, least_favourable_tracking,
                                      tracking_models)
     from optim.design import judge, learn_design
-    from optim.export import make_filterbank
     from optim.loop import fingerprint
     from optim.problem import build_problem
-    from optim.tracked import build_cell_problem, export_cells, initial_cells, train_cells
-    from renderer.filterbank import TRACKED_FORMAT
-    from renderer.trackedbank import TrackedBank, nearest_cells, write_trackedbank
+    from optim.tracked import (build_cell_problem, export_cells, initial_cells,
+                               make_trackedbank, train_cells)
+    from renderer.trackedbank import nearest_cells, write_trackedbank
 
     for flag, value in (("--plant", args.plant), ("--resume", args.resume)):
         if value:
@@ -82,11 +81,8 @@ def main_tracked(args, array: Array, config: TrainConfig, out: Path) -> int:
                 "seconds": round(time.monotonic() - t0, 1),
                 "final_loss": history[-1] if history else {},
                 "plants": list(problem.plant_labels)}
-    plain = make_filterbank(array, config, taps[nominal], ctc_taps[nominal], metrics, training,
-                            problem.virtual_source)
-    bank = TrackedBank(taps=taps, ctc_taps=ctc_taps, cells=poses,
-                       manifest={**plain.manifest, "format": TRACKED_FORMAT})
-    write_trackedbank(out, bank)
+    write_trackedbank(out, make_trackedbank(array, config, poses, taps, ctc_taps, metrics,
+                                            training, problem.virtual_source))
     print(format_tracking(zones, metrics["nominal_cell"], metrics["fixed"]))
     print(f"wrote {out}: {count} cells, nominal cell {nominal} "
           f"({cell_seconds:.1f} s for the cells, {time.monotonic() - t0:.1f} s in all)")
