@@ -226,5 +226,6 @@ def make_trackedbank(array: Array, config: TrainConfig, poses: np.ndarray, taps:
     plain = make_filterbank(array, config, taps[0], ctc_taps[0], metrics, training,
                             virtual_source)
     return TrackedBank(taps=np.asarray(taps, np.float32),
-                       ctc_taps=np.asarray(ctc_taps, np.float32), cells=np.asarray(poses, np.float64),
+                       ctc_taps=np.asarray(ctc_taps, np.float32),
+                       cells=np.asarray(poses, np.float64),
                        manifest={**plain.manifest, "format": TRACKED_FORMAT})
