@@ -173,7 +173,7 @@ def _compactness(t):
     return {"taps": middle}, {"taps": start}, float(t["compact_weight"][0])
 
 
-# Per-driver gain/phase errors of 0.5 dB / 5 deg (1 sigma, as evaluation.metrics.driver_errors)
+# Per-driver gain/phase errors of 0.5 dB / 5 deg (1 sigma, the gain and phase part of models.tolerances.Tolerances)
 # add E|e - 1|^2 of the incoherent per-driver power to every response (small-error limit).
 DRIVER_ERROR_VARIANCE = (0.5 * np.log(10) / 20) ** 2 + np.deg2rad(5.0) ** 2
 
