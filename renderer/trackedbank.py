@@ -11,14 +11,15 @@ import numpy as np
 
 from models.errors import InputError
 from renderer.atomic import atomic_output
-from renderer.filterbank import (FORMAT, TRACKED_FORMAT, FilterBank, load_arrays,
-                                 validate_filterbank, validate_manifest, validate_taps)
+from renderer.filterbank import (FORMAT, TRACKED_FORMAT, FilterBank, ManifestFields,
+                                 load_arrays, validate_filterbank, validate_manifest,
+                                 validate_taps)
 
 YAW_M_PER_DEG = 0.01  # the pose distance counts 1 degree of yaw like 1 cm
 
 
 @dataclass(frozen=True)
-class TrackedBank:
+class TrackedBank(ManifestFields):
     """taps: float32 (K, 3, D, N); ctc_taps: float32 (K, 2, D, N); cells: float64 (K, 4),
     each a head position x, y, z (m, device frame) and yaw (deg, 0 = facing the device);
     manifest: the JSON object of CONVENTIONS.md with format ``soundstage.trackedbank``."""
@@ -27,14 +28,6 @@ class TrackedBank:
     ctc_taps: np.ndarray
     cells: np.ndarray
     manifest: dict
-
-    @property
-    def sample_rate(self) -> int:
-        return int(self.manifest["sample_rate"])
-
-    @property
-    def driver_names(self) -> list[str]:
-        return [d["name"] for d in self.manifest["drivers"]]
 
     @property
     def nominal_pose(self) -> np.ndarray:
