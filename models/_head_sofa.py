@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
+from models._resample import integer_rate, resample_ir
 from models.errors import InputError
 
 ONSET_THRESHOLD_DB = -20.0
@@ -107,6 +108,16 @@ class SofaHead:
         return cls(ir=ir * gain, sample_rate_hz=float(sample_rate_hz), directions=directions,
                    onset_s=onset, offset_s=delay / sample_rate_hz - centre,
                    facets=_hull_facets(directions), source=source)
+
+    def at_rate(self, sample_rate_hz: float) -> "SofaHead":
+        """The same head resampled to ``sample_rate_hz`` (models._resample.resample_ir):
+        most public HRTF sets are 44.1 kHz, designs often 48 kHz. Nothing is invented
+        above the file's Nyquist frequency: the response is zero there."""
+        if integer_rate(sample_rate_hz) == integer_rate(self.sample_rate_hz):
+            return self
+        ir = resample_ir(self.ir, self.sample_rate_hz, sample_rate_hz)
+        return dataclasses.replace(self, ir=ir, sample_rate_hz=float(sample_rate_hz),
+                                   onset_s=onset_times(ir, sample_rate_hz, self.source))
 
     def naive(self) -> "SofaHead":
         """The same head with plain (not onset-aligned) interpolation, for comparison."""

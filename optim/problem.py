@@ -132,7 +132,7 @@ def build_problem(array: Array, config: TrainConfig, measured: MeasuredPlant | N
     """Sample transfers and targets for ``config`` (seconds of NumPy work); with
     ``measured``, its ears (and far field, if it has one) replace the model's."""
     d = config.design
-    head = resolve_head(d.head)
+    head = resolve_head(d.head, d.sample_rate)
     freqs = frequency_grid(config)
     live = (freqs >= d.min_freq_hz) & (freqs <= d.max_freq_hz)
     weight = np.where(live, 1.0 / np.maximum(freqs, 1.0), 0.0)

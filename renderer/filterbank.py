@@ -28,13 +28,9 @@ REQUIRED_KEYS = ("format", "version", "sample_rate", "channels", "ctc_channels",
                  "listener", "latency_samples", "upmix", "array", "metrics", "created_utc")
 
 
-@dataclass(frozen=True)
-class FilterBank:
-    """taps: float32 (3, D, N) from L, R, C; ctc_taps: float32 (2, D, N) from the two ears;
-    manifest: the JSON object of CONVENTIONS.md."""
+class ManifestFields:
+    """What plain and tracked banks read from their ``manifest`` alike."""
 
-    taps: np.ndarray
-    ctc_taps: np.ndarray
     manifest: dict
 
     @property
@@ -44,6 +40,16 @@ class FilterBank:
     @property
     def driver_names(self) -> list[str]:
         return [d["name"] for d in self.manifest["drivers"]]
+
+
+@dataclass(frozen=True)
+class FilterBank(ManifestFields):
+    """taps: float32 (3, D, N) from L, R, C; ctc_taps: float32 (2, D, N) from the two ears;
+    manifest: the JSON object of CONVENTIONS.md."""
+
+    taps: np.ndarray
+    ctc_taps: np.ndarray
+    manifest: dict
 
 
 def read_filterbank(path: str | Path) -> FilterBank:

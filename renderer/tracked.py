@@ -137,7 +137,10 @@ class TrackedConvolver:
         self._filter(recent, old, 0)
         self._filter(recent, cell, 1)
         before, after = sfft.irfft(self._sums, n=2 * b, axis=-1)[:, :, b:]
-        return before + self._ramp * (after - before)
+        after -= before  # in place: before + ramp * (after - before)
+        after *= self._ramp
+        after += before
+        return after
 
     def _filter(self, recent: np.ndarray, cell: int, slot: int) -> np.ndarray:
         """Output spectra (O, F) of ``cell`` for the delay line ``recent``, into a slot."""

@@ -12,12 +12,13 @@ import numpy as np
 from models.errors import InputError
 from models.poses import pose_distance
 from renderer.atomic import atomic_output
-from renderer.filterbank import (FORMAT, TRACKED_FORMAT, FilterBank, load_arrays,
-                                 validate_filterbank, validate_manifest, validate_taps)
+from renderer.filterbank import (FORMAT, TRACKED_FORMAT, FilterBank, ManifestFields,
+                                 load_arrays, validate_filterbank, validate_manifest,
+                                 validate_taps)
 
 
 @dataclass(frozen=True)
-class TrackedBank:
+class TrackedBank(ManifestFields):
     """taps: float32 (K, 3, D, N); ctc_taps: float32 (K, 2, D, N); cells: float64 (K, 4),
     each a head position x, y, z (m, device frame) and yaw (deg, 0 = facing the device);
     manifest: the JSON object of CONVENTIONS.md with format ``soundstage.trackedbank``."""
@@ -26,14 +27,6 @@ class TrackedBank:
     ctc_taps: np.ndarray
     cells: np.ndarray
     manifest: dict
-
-    @property
-    def sample_rate(self) -> int:
-        return int(self.manifest["sample_rate"])
-
-    @property
-    def driver_names(self) -> list[str]:
-        return [d["name"] for d in self.manifest["drivers"]]
 
     @property
     def nominal_pose(self) -> np.ndarray:

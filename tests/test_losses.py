@@ -3,6 +3,7 @@ bad one (computed here in NumPy), and has finite gradients at both."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import jax
@@ -173,7 +174,7 @@ def _compactness(t):
     return {"taps": middle}, {"taps": start}, float(t["compact_weight"][0])
 
 
-# Per-driver gain/phase errors of 0.5 dB / 5 deg (1 sigma, as evaluation.metrics.driver_errors)
+# Per-driver gain/phase errors of 0.5 dB / 5 deg (1 sigma, the gain and phase part of models.tolerances.Tolerances)
 # add E|e - 1|^2 of the incoherent per-driver power to every response (small-error limit).
 DRIVER_ERROR_VARIANCE = (0.5 * np.log(10) / 20) ** 2 + np.deg2rad(5.0) ** 2
 
@@ -300,3 +301,39 @@ def test_full_loss_gradients_are_finite_at_both_starts():
         (total, terms), grads = value_and_grad(params, batch)
         assert np.isfinite(float(total)) and all(np.isfinite(float(v)) for v in terms.values())
         assert all(np.all(np.isfinite(np.asarray(g))) for g in grads.values()), init
+
+
+def test_plant_reduce_lies_between_the_mean_and_the_maximum():
+    from optim.losses import plant_reduce
+
+    values = jnp.asarray([1.0, 2.0, 9.0])
+    mean, power4 = 4.0, float(np.mean(np.array([1.0, 2.0, 9.0]) ** 4) ** 0.25)
+    assert float(plant_reduce(values, 0.0, 4.0)) == pytest.approx(mean, rel=1e-5)
+    assert float(plant_reduce(values, 1.0, 4.0)) == pytest.approx(power4, rel=1e-5)
+    assert float(plant_reduce(values, 0.5, 4.0)) == pytest.approx(0.5 * (mean + power4), rel=1e-5)
+    assert mean < power4 < 9.0
+    # scale-free: terms in dB and squared errors are treated alike
+    assert float(plant_reduce(1e-3 * values, 0.5, 4.0)) == pytest.approx(
+        1e-3 * float(plant_reduce(values, 0.5, 4.0)), rel=1e-4)
+
+
+def test_a_batch_of_identical_plants_gives_the_one_plant_loss():
+    """Per-plant terms vmapped over K copies of one plant reduce to that plant's value
+    (mean = power mean), and zone terms see the same listeners whichever copy they use."""
+    config = small_config("studio", plant={"units": 2, "batch_plants": 2})
+    problem = build_problem(load_array("studio"), config)
+    twin = dataclasses.replace(problem, ear_pool=problem.ear_pool[:1].repeat(2, 0),
+                               ear_nominal=problem.ear_nominal[:1].repeat(2, 0),
+                               farfield=problem.farfield[:1].repeat(2, 0))
+    one = dataclasses.replace(problem, ear_pool=problem.ear_pool[:1],
+                              ear_nominal=problem.ear_nominal[:1], farfield=problem.farfield[:1],
+                              plant_labels=problem.plant_labels[:1])
+    params = initial_params(config, problem)
+    listeners = jnp.arange(2)
+    _, twin_terms = make_loss(config, twin)(params, (jnp.arange(2), jnp.array([0, 1]), listeners))
+    _, one_terms = make_loss(config, one)(params, (jnp.arange(1), jnp.zeros(2, int), listeners))
+    for name, value in one_terms.items():
+        assert float(twin_terms[name]) == pytest.approx(float(value), rel=2e-4, abs=1e-7), name
+    # a different second plant changes the per-plant terms
+    _, mixed = make_loss(config, problem)(params, (jnp.arange(2), jnp.array([0, 1]), listeners))
+    assert any(abs(float(mixed[n]) - float(one_terms[n])) > 1e-6 for n in one_terms)

@@ -108,7 +108,8 @@ def test_band_firs_pass_in_band_and_stop_out_of_band(name, band_taps):
 
 @pytest.fixture(scope="module")
 def studio_problem():
-    config = small_config("studio", design={"pool": 3}, plant={"units": 4})
+    config = small_config("studio", design={"pool": 3},
+                          plant={"units": 4, "driver_models": ["piston"]})
     return config, build_problem(load_array("studio"), config)
 
 

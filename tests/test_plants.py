@@ -82,3 +82,9 @@ def test_plant_transfers_equal_the_exact_model_per_unit(studio):
         exact_far = farfield_transfer(moved, FREQS, np.arange(-180, 180, 15.0)) * factor[:, None]
         np.testing.assert_allclose(far[k], exact_far, rtol=1e-12)
     assert plants.labels == ["piston/unit0", "piston/unit1", "piston/unit2"]
+
+
+def test_default_tolerances_are_the_training_defaults():
+    from optim.config import load_config
+
+    assert load_config().plant.tolerances == Tolerances()

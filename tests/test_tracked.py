@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import renderer.tracked as tracked_module
 from models.errors import InputError
@@ -53,6 +54,21 @@ def test_a_constant_pose_equals_the_static_convolver_and_scipy(bank, block):
     assert k != bank.nominal_cell
     assert np.max(np.abs(got - static)) < 1e-6
     assert np.max(np.abs(got - per_cell(x, bank.taps[k:k + 1])[0])) < 1e-5
+
+
+@settings(max_examples=25, deadline=None)
+@given(block=st.integers(32, 300), n=st.integers(1, 1500), n_taps=st.integers(1, 700),
+       n_cells=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
+def test_each_cell_alone_equals_scipy_for_any_block_and_filter_length(block, n, n_taps,
+                                                                       n_cells, seed):
+    rng = np.random.default_rng(seed)
+    taps = (rng.standard_normal((n_cells, 2, 3, n_taps)) / np.sqrt(n_taps)).astype(np.float32)
+    cells = np.column_stack([np.arange(n_cells) * 0.1, np.zeros((n_cells, 3))])
+    x = rng.uniform(-1, 1, (2, n)).astype(np.float32)
+    k = int(rng.integers(n_cells))
+    conv = TrackedConvolver(taps, cells, block, nominal=0)
+    got = stream(conv, x, [cells[k]] * -(-(n + n_taps - 1) // block))[:, :n + n_taps - 1]
+    assert np.max(np.abs(got - per_cell(x, taps[k:k + 1])[0])) < 1e-5
 
 
 def test_no_pose_plays_the_nominal_cell_and_reset_starts_in_the_new_cell(bank):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -53,8 +54,10 @@ def test_resume_of_a_finished_run_reproduces_its_filters(first_run):
     out, proc = first_run
     assert proc.returncode == 0, proc.stderr
     before = read_filterbank(out)
-    again = train_cli(*SHORT_RUN, "--out", str(out), "--resume")
+    loud = [a for a in SHORT_RUN if a != "--quiet"]  # the resume note goes to stderr
+    again = train_cli(*loud, "--out", str(out), "--resume")
     assert again.returncode == 0, again.stderr
+    assert "already holds all 30 steps" in " ".join(again.stderr.split())
     after = read_filterbank(out)
     assert np.array_equal(after.taps, before.taps)
     assert np.array_equal(after.ctc_taps, before.ctc_taps)
@@ -80,3 +83,57 @@ def test_unknown_array_exits_2_listing_the_bundled_arrays(tmp_path):
     assert message.startswith("train.py: error:") and "Traceback" not in message
     assert "nope" in message and all(name in message for name in bundled_arrays())
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+# --- measured plants ---------------------------------------------------------------------
+
+PLANT_HEADS = np.array([[2.0, 0.0, 0.25], [2.0, 0.08, 0.25], [2.0, -0.08, 0.25], [1.6, 0.0, 0.25],
+                        [2.6, 0.0, 0.25], [1.8, 0.05, 0.25]])
+
+
+@pytest.fixture(scope="module")
+def plant_files(tmp_path_factory):
+    """ears.sofa and farfield.sofa written from the studio's piston model at 48 kHz."""
+    from models import load_array
+    from models.plant_sofa import write_ears_sofa, write_farfield_sofa
+
+    folder = tmp_path_factory.mktemp("plant")
+    studio = load_array("studio")
+    facing = -PLANT_HEADS * [1, 1, 0]
+    write_ears_sofa(folder / "ears.sofa", studio, 48000, PLANT_HEADS, facing)
+    write_farfield_sofa(folder / "farfield.sofa", studio, 48000, np.arange(-180.0, 180.0, 5.0), 3.0)
+    reordered = dataclasses.replace(studio, drivers=studio.drivers[::-1])
+    write_ears_sofa(folder / "reordered.sofa", reordered, 48000, PLANT_HEADS, facing)
+    return folder
+
+
+def test_a_short_run_on_a_measured_plant_reports_held_out_poses(plant_files, tmp_path):
+    out = tmp_path / "fb.npz"
+    proc = train_cli(*SHORT_RUN, "--out", str(out), "--plant", str(plant_files / "ears.sofa"),
+                     "--plant-farfield", str(plant_files / "farfield.sofa"))
+    assert proc.returncode == 0, proc.stderr
+    m = read_filterbank(out).manifest
+    measured = m["metrics"]["measured"]["learned"]
+    poses = measured["poses"]
+    assert poses["nominal"] == 0 and len(poses["held_out"]) == 1 and len(poses["train"]) == 5
+    assert not set(poses["held_out"]) & set(poses["train"])
+    assert np.isfinite(measured["separation_held_out_worst_db"])
+    assert np.isfinite(measured["beam_null_db"])
+    assert m["training"]["plants"] == ["measured"]
+    assert "measured plant (1 held-out poses of 6)" in proc.stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--plant-farfield", "{folder}/farfield.sofa"], "--plant-farfield needs --plant"),
+    (["--plant", "{folder}/reordered.sofa"], "mid_left"),
+    (["--plant", "{folder}/absent.sofa"], "absent.sofa"),
+], ids=["farfield-alone", "emitters-reordered", "missing-file"])
+def test_bad_measured_plants_exit_2_writing_nothing(plant_files, tmp_path, args, expected):
+    out = tmp_path / "fb.npz"
+    proc = train_cli(*SHORT_RUN, "--out", str(out),
+                     *[a.format(folder=plant_files) for a in args])
+    assert proc.returncode == 2
+    message = " ".join(proc.stderr.split())
+    assert message.startswith("train.py: error:") and "Traceback" not in message
+    assert expected in message, message
+    assert list(tmp_path.iterdir()) == []
