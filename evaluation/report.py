@@ -88,6 +88,12 @@ def build_html(metrics: dict, images: list[tuple[str, Path]]) -> str:
     if metrics.get("model_gap"):
         parts += ["<h2>Driver models: the figures in models the bank was not trained on</h2>",
                   model_gap_table(metrics["model_gap"])]
+    if "tracked" in metrics:
+        t = metrics["tracked"]
+        parts += ["<h2>Head tracking (ideal: every head of the map with its nearest cell)</h2>",
+                  _table(["figure", "value"], [["cells", len(t["cells"])]] + [
+                      [k, t[k]] for k in ("nominal_cell", "separation_map_median_db",
+                                          "separation_map_worst_db", "zone_area_m2")])]
     parts.append("<h2>Figures</h2>")
     for caption, path in images:
         data = base64.b64encode(Path(path).read_bytes()).decode("ascii")

@@ -74,6 +74,19 @@ def reported_poses(poses: np.ndarray, error: TrackingError, seed: int) -> np.nda
     return poses[None] + noise
 
 
+def tracked_separation(array: Array, cells: np.ndarray, ctc_taps: np.ndarray,
+                       sample_rate: float, listeners: Listeners, freqs_hz: np.ndarray,
+                       head="sphere", driver_model: str | None = None) -> np.ndarray:
+    """(P,) separation (dB) of each head rendered with its nearest cell (ideal tracking):
+    cells (C, 4), ctc_taps (C, 2, D, N), the medians taken over ``freqs_hz``."""
+    filters = np.stack([filter_responses(t, sample_rate, freqs_hz) for t in ctc_taps])
+    ear = ear_transfer(array, freqs_hz, listeners.positions_m, listeners.facing, head=head,
+                       driver_model=driver_model)
+    chosen = np.argmin(pose_distance(cells, poses_of(listeners.positions_m, listeners.facing)),
+                       axis=-1)
+    return separation_table(ear, filters, freqs_hz)[np.arange(len(listeners)), chosen]
+
+
 def zone_figures(values: np.ndarray) -> dict[str, float]:
     """Median and worst of separation samples (any shape), dB."""
     return {"separation_zone_median_db": float(np.median(values)),

@@ -18,14 +18,17 @@ import json
 import math
 from pathlib import Path
 
-import _cli
+import numpy as np
 
+import _cli
 from evaluation import plots, robustness
 from evaluation.baselines import least_squares_bank, no_processing_bank
 from evaluation.report import write_report
+from evaluation.tracking import tracked_separation
 from models import InputError, Zone, get_zone, resolve_head
 from renderer.atomic import atomic_output, check_output_folder
-from renderer.filterbank import FilterBank, read_filterbank
+from renderer.filterbank import FilterBank
+from renderer.trackedbank import TrackedBank, read_bank
 
 MIN_SAMPLE_RATE = 16000  # the evaluation bands reach 6 kHz (maps) and 12 kHz (tonal)
 
@@ -95,12 +98,31 @@ def check_args(args) -> None:
     check_output_folder(args.out)
 
 
-def load_bank(path: str) -> FilterBank:
-    bank = read_filterbank(path)
+def load_bank(path: str) -> tuple[FilterBank, TrackedBank | None]:
+    """A plain bank and None, or a tracked bank's nominal cell (its untracked fallback,
+    studied like a plain bank) and the tracked bank."""
+    bank = read_bank(path)
+    tracked = bank if isinstance(bank, TrackedBank) else None
+    bank = tracked.fallback() if tracked is not None else bank
     if bank.sample_rate < MIN_SAMPLE_RATE:
         raise InputError(f"{path}: sample_rate {bank.sample_rate} Hz is below the "
                          f"{MIN_SAMPLE_RATE} Hz the evaluation bands need")
-    return bank
+    return bank, tracked
+
+
+def tracked_figures(array, grid, tracked: TrackedBank, head, threshold_db: float) -> dict:
+    """The separation map of a tracked bank with ideal tracking (each head of the map
+    grid rendered with its nearest cell) and its summaries; JSON-ready."""
+    sep = tracked_separation(array, tracked.cells, tracked.ctc_taps, tracked.sample_rate,
+                             grid.listeners(array), robustness.MAP_FREQS_HZ,
+                             head).reshape(grid.shape)
+    level = int(abs(grid.height_m).argmin())
+    return {"cells": tracked.cells.tolist(), "nominal_cell": tracked.nominal_cell,
+            "separation_map_median_db": float(np.median(sep)),
+            "separation_map_worst_db": float(sep.min()),
+            "zone_area_m2": robustness.zone_area_m2(sep[:, :, level], grid.lateral_m,
+                                                    grid.distance_m, threshold_db),
+            "separation_map": sep.tolist()}
 
 
 def main(args) -> int:
@@ -108,14 +130,14 @@ def main(args) -> int:
     zone = zone_from_args(args)
     head = resolve_head(args.head)  # a SOFA file is read once, here
     room = load_room(args.room) if args.room else None
-    bank = load_bank(args.filters)
+    bank, tracked = load_bank(args.filters)
     array = robustness.bank_array(bank, args.filters, args.array)
     grid = robustness.map_grid(array, zone, *args.grid)
     designs: dict[str, tuple[FilterBank, object]] = {"learned": (bank, array)}
     designs["no_processing"] = (no_processing_bank(array, bank.sample_rate, bank.taps.shape[-1]), array)
     designs["least_squares"] = (least_squares_bank(array), array)
     for path in args.compare:
-        other = load_bank(path)
+        other, _ = load_bank(path)
         name = Path(path).stem if Path(path).stem not in designs else path
         designs[name] = (other, robustness.bank_array(other, path))
 
@@ -127,7 +149,11 @@ def main(args) -> int:
                                           grid.height_m, head, args.width_deg)
     out = Path(args.out)
     out.mkdir(exist_ok=True)
-    images = write_figures(out, array, grid, studies, args.threshold_db)
+    extra = {} if tracked is None else {
+        "tracked": tracked_figures(array, grid, tracked, head, args.threshold_db)}
+    images = write_figures(out, array, grid, studies, args.threshold_db, {
+        "tracked (ideal tracking)": np.array(extra["tracked"]["separation_map"])}
+        if extra else {})
     metrics = {
         "run": {"filters": str(args.filters), "array": array.name, "head": str(args.head),
                 "sample_rate": bank.sample_rate, "taps": int(bank.taps.shape[-1]),
@@ -141,7 +167,7 @@ def main(args) -> int:
         "directivity_index": {"freqs_hz": primary.freqs_hz.tolist(),
                               **{name: s.di_db.tolist() for name, s in studies.items()
                                  if s.freqs_hz.shape == primary.freqs_hz.shape}},
-        "positions": positions,
+        "positions": positions, **extra,
     }
     metrics["model_gap"] = {name: robustness.model_gap_figures(arr, b, head, args.width_deg)
                             for name, (b, arr) in designs.items() if name != "no_processing"}
@@ -154,18 +180,25 @@ def main(args) -> int:
     study = primary.figures["study"]
     print(f"zone area (separation >= {args.threshold_db:g} dB): {study['zone_area_m2']:.3f} m^2 "
           f"of {study['map_area_m2']:.3f} m^2; report: {report}")
+    if extra:
+        print(f"tracked, ideal tracking: zone area {extra['tracked']['zone_area_m2']:.3f} m^2 "
+              f"({len(tracked.cells)} cells; the rest of the report studies the nominal cell)")
     return 0
 
 
-def write_figures(out: Path, array, grid, studies: dict, threshold_db: float) -> list[tuple[str, Path]]:
-    """Write the report's PNGs; returns (caption, path) pairs."""
+def write_figures(out: Path, array, grid, studies: dict, threshold_db: float,
+                  extra_maps: dict[str, np.ndarray]) -> list[tuple[str, Path]]:
+    """Write the report's PNGs; returns (caption, path) pairs. ``extra_maps`` (X, Y, Z)
+    separation maps are shown beside the learned bank's."""
     primary = studies["learned"]
     level = int(abs(grid.height_m).argmin())
+    maps = {n: s.maps.separation_db[:, :, level] for n, s in studies.items()}
+    maps = {"learned (nominal cell)" if extra_maps else "learned": maps.pop("learned"),
+            **{n: m[:, :, level] for n, m in extra_maps.items()}, **maps}
     names = [d.name for d in array.drivers]
     figures = [
         ("Separation over the listening area (nominal height)", "separation_map.png",
-         plots.separation_maps(grid, {n: s.maps.separation_db[:, :, level] for n, s in studies.items()},
-                               threshold_db, array.listener.distance_m)),
+         plots.separation_maps(grid, maps, threshold_db, array.listener.distance_m)),
         ("Width: ILD/ITD of the L channel vs a real source", "width_map.png",
          plots.width_map(grid, primary.maps, level)),
         ("C channel beam, polar", "beam_polar.png",

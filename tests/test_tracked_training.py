@@ -17,11 +17,14 @@ import numpy as np
 import pytest
 
 from evaluation import metrics
+from bad_inputs import load_script
+from evaluation.report import build_html
+from evaluation.robustness import MAP_FREQS_HZ, head_figures, map_grid
 from evaluation.system import (ear_system, evaluate_heldout, evaluation_freqs,
                                filter_responses)
-from evaluation.tracking import (TrackingError, reported_poses, tracking_figures,
-                                 zone_listeners)
-from models import InputError, Zone, ear_transfer, get_zone, load_array
+from evaluation.tracking import (TrackingError, reported_poses, tracked_separation,
+                                 tracking_figures, zone_listeners)
+from models import InputError, Zone, ear_transfer, get_zone, load_array, place_listeners
 from models.poses import poses_of
 from optim.config import load_config
 from optim.problem import build_problem
@@ -32,6 +35,7 @@ from optim.tracked import (build_cell_problem, cell_grid, cell_listeners, cell_v
                            neighbour_difference, train_cells)
 from optim_fixtures import small_config
 from renderer.trackedbank import nearest_cells, read_bank, read_trackedbank, write_trackedbank
+from tracked_fixtures import grid_cells, synthetic_tracked_bank
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -308,3 +312,36 @@ def test_train_tracked_bad_input_exits_2_and_writes_nothing(tmp_path, extra, mes
     text = " ".join(proc.stderr.split())
     assert text.startswith("train.py: error:") and message in text and "Traceback" not in text
     assert list(out.parent.iterdir()) == []
+
+
+# --- the robustness report of a tracked bank -------------------------------------------
+
+def test_tracked_map_takes_each_heads_nearest_cell(studio):
+    bank = synthetic_tracked_bank(grid_cells(lateral_m=(-0.05, 0.05), distance_m=(2.0,)),
+                                  n_taps=32, rate=32000)
+    heads = place_listeners(studio.listener, np.array([-0.08, -0.01, 0.02, 0.07]), 1.0, 0.0,
+                            0.0)
+    tracked = tracked_separation(studio, bank.cells, bank.ctc_taps, 32000, heads, MAP_FREQS_HZ)
+    plain = [head_figures(studio, bank.taps[c], bank.ctc_taps[c], 32000, heads).separation_db
+             for c in range(2)]
+    assert tracked == pytest.approx(np.concatenate([plain[0][:2], plain[1][2:]]), abs=1e-9)
+
+
+def test_robustness_studies_a_tracked_banks_nominal_cell_and_maps_the_tracked_one(
+        studio, tmp_path):
+    robustness_cli = load_script("robustness")
+    path = write_trackedbank(tmp_path / "tb.npz", synthetic_tracked_bank(
+        grid_cells(lateral_m=(-0.05, 0.0, 0.05), distance_m=(2.0,)), n_taps=32, rate=32000))
+    bank, tracked = robustness_cli.load_bank(str(path))
+    assert np.array_equal(bank.ctc_taps, tracked.ctc_taps[1])  # the nominal cell
+    assert bank.manifest["format"] == "soundstage.filterbank"
+    grid = map_grid(studio, get_zone("zone"), 3, 2)
+    figures = robustness_cli.tracked_figures(studio, grid, tracked, "sphere", 10.0)
+    sep = np.array(figures["separation_map"])
+    assert sep.shape == (3, 2, 3) and figures["nominal_cell"] == 1
+    assert figures["separation_map_worst_db"] == sep.min()
+    # the centre column (lateral 0) is the nominal cell's map, as the plain study has it
+    plain = head_figures(studio, bank.taps, bank.ctc_taps, 32000, grid.listeners(studio))
+    assert sep[1] == pytest.approx(plain.separation_db.reshape(grid.shape)[1], abs=1e-9)
+    html = build_html({"tracked": figures}, [])
+    assert "Head tracking" in html and "separation_map_worst_db" in html
