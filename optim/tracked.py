@@ -10,7 +10,7 @@ zone's height spread; its nominal listener is the cell centre.
 All cells start from one design (the untracked learned design: a shared, zone-robust
 start) and train together: the loss of a cell is :func:`optim.objective.make_loss` on that
 cell's pools (the same terms, weights and plant reduction as untracked training), vmapped
-over cells with the pools stacked (complex64), averaged over cells, plus ``smoothness``
+over cells with the pools stacked cell-major (complex64), averaged over cells, plus ``smoothness``
 times :func:`neighbour_difference` of the cells' responses, so that a change of cell
 changes the filters little.
 """
@@ -106,8 +106,8 @@ def cell_listeners(nominal: Listener, grid: CellGrid, zone: Zone, count: int, se
 
 @dataclass(frozen=True)
 class CellProblem:
-    """Per-cell transfers beside the shared problem: pools (K_ears, C, P, F, 2, D) and
-    nominals (K_ears, C, F, 2, D), complex64, normalised as optim.problem's."""
+    """Per-cell transfers beside the shared problem: pools (C, K_ears, P, F, 2, D) and
+    nominals (C, K_ears, F, 2, D), complex64, normalised as optim.problem's."""
 
     grid: CellGrid
     pools: np.ndarray
@@ -126,9 +126,9 @@ def build_cell_problem(array: Array, config: TrainConfig, problem: Problem) -> C
     lateral, scale, yaw = grid.offsets.T
     centres = facing_centre(array.listener, lateral, scale, 0.0, yaw)
     nominals = normalised_ears(plants, problem.freqs_hz, centres, head)
-    cells = len(grid.poses)
-    return CellProblem(grid=grid, pools=pools.reshape((len(plants), cells, -1) + pools.shape[2:]),
-                       nominals=nominals)
+    cell_major = pools.reshape((len(plants), len(grid.poses), -1) + pools.shape[2:])
+    return CellProblem(grid=grid, pools=np.ascontiguousarray(np.moveaxis(cell_major, 1, 0)),
+                       nominals=np.ascontiguousarray(np.moveaxis(nominals, 1, 0)))
 
 
 def neighbour_difference(responses: jnp.ndarray, pairs: jnp.ndarray) -> jnp.ndarray:
@@ -158,7 +158,7 @@ def make_tracked_loss(config: TrainConfig, problem: Problem, cells: CellProblem)
             params, batch)
 
     def loss(stacked: Params, batch: tuple):
-        totals, terms = jax.vmap(cell_loss, in_axes=(0, 1, 1, None))(stacked, pools, nominals,
+        totals, terms = jax.vmap(cell_loss, in_axes=(0, 0, 0, None))(stacked, pools, nominals,
                                                                     batch)
         filters, ctc = jax.vmap(frequency_responses, in_axes=(0, None))(stacked, band)
         smooth = neighbour_difference(jnp.concatenate([filters, ctc], axis=1), pairs)
@@ -171,14 +171,14 @@ def make_tracked_loss(config: TrainConfig, problem: Problem, cells: CellProblem)
 
 def cell_view(problem: Problem, cells: CellProblem, c: int) -> Problem:
     """The problem of cell ``c``: its pool and centre in place of the zone's."""
-    return replace(problem, ear_pool=cells.pools[:, c], ear_nominal=cells.nominals[:, c])
+    return replace(problem, ear_pool=cells.pools[c], ear_nominal=cells.nominals[c])
 
 
 def initial_cells(config: TrainConfig, problem: Problem, cells: CellProblem) -> Params:
     """Stacked params (leading cell axis): each cell's :func:`optim.loop.initial_params`
     (the least-squares design over the cell's own pool, or small seeded noise)."""
     starts = [initial_params(config, cell_view(problem, cells, c))
-              for c in range(cells.pools.shape[1])]
+              for c in range(len(cells.pools))]
     return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *starts)
 
 
@@ -194,7 +194,7 @@ def train_cells(config: TrainConfig, problem: Problem, cells: CellProblem, stack
     history = []
     for step in range(tracking.steps):
         index = tuple(jnp.asarray(i) for i in batch_indices(
-            config.seed, step, cells.pools.shape[0], tracking.cell_pool, tracking.cell_batch,
+            config.seed, step, cells.pools.shape[1], tracking.cell_pool, tracking.cell_batch,
             config.plant.batch_plants))
         stacked, state, total, terms = step_fn(stacked, state, index)
         values = {"total": float(total), **{name: float(v) for name, v in terms.items()}}
