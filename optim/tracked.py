@@ -4,15 +4,16 @@ The cells are the product grid of config ``[tracking]`` around the nominal liste
 (lateral offset, distance scale, yaw facing the device centre). Cell ``c`` trains on its
 own listener pool, for every plant of the ensemble: heads drawn uniformly from a box
 around its centre that reaches ``cell_extent`` half-gaps toward its grid neighbours (the
-inner gap at the edges; an axis with one value spans the zone preset's spread), with the
-zone's height spread; its nominal listener is the cell centre.
+inner gap at the edges; an axis with one value spans the zone preset's spread, also
+times ``cell_extent``), with the zone's height spread; its nominal listener is the cell
+centre.
 
-All cells start from one design (the untracked learned design: a shared, zone-robust
-start) and train together: the loss of a cell is :func:`optim.objective.make_loss` on that
-cell's pools (the same terms, weights and plant reduction as untracked training), vmapped
-over cells with the pools stacked cell-major (complex64), averaged over cells, plus ``smoothness``
-times :func:`neighbour_difference` of the cells' responses, so that a change of cell
-changes the filters little.
+Every cell starts the same way, from the least-squares design over its own pool (or
+``optimizer.init``'s noise), and all train together: the loss of a cell is
+:func:`optim.objective.make_loss` on that cell's pools (the same terms, weights and plant
+reduction as untracked training), vmapped over cells with the pools stacked cell-major
+(complex64), averaged over cells, plus ``smoothness`` times :func:`neighbour_difference`
+of the cells' responses, so that a change of cell changes the filters little.
 """
 
 from __future__ import annotations
@@ -118,6 +119,8 @@ def build_cell_problem(array: Array, config: TrainConfig, problem: Problem) -> C
     """Sample every cell's pool and centre for the plants of ``config`` (NumPy)."""
     d, tracking = config.design, config.tracking
     zone = get_zone(d.zone)
+    if d.zone_lateral_m >= 0:
+        zone = replace(zone, lateral_m=d.zone_lateral_m)
     grid = cell_grid(array.listener, tracking, zone)
     plants = training_plants(array, config)
     head = resolve_head(d.head)
