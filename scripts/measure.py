@@ -113,6 +113,10 @@ def main(args: argparse.Namespace) -> int:
         sweep = exponential_sweep(fs, args.sweep_seconds, f_start_hz=args.f_start,
                                   level_db=args.level_db)
         n_samples = int(round(args.ir_ms * 1e-3 * fs))
+        if existing is not None and existing.ir.shape[-2] != n_samples:
+            raise InputError(f"{args.out}: its responses are {existing.ir.shape[-2]} samples "
+                             f"long, --ir-ms {args.ir_ms:g} gives {n_samples}; use --ir-ms "
+                             f"{existing.ir.shape[-2] / fs * 1e3:g}")
         if loopback is None:
             playback, capture = audio.reported_latency()
             latency = playback[:len(outputs), None] + capture[None, :len(inputs)]

@@ -156,6 +156,14 @@ def test_append_at_another_rate_is_refused_before_measuring(tmp_path,
                                     "--inputs", "system:capture_1,system:capture_2"])
     assert code == 2
     assert "ears.sofa: measured at 48000 Hz, but the JACK server runs at 44100 Hz" in err
+    write_ears_sofa(out, load_array("stereo_pair"), 44100, [HEAD], n_samples=1000)
+    before = out.read_bytes()
+    code, err = run_cli("measure", ["--array", "stereo_pair", "--pose", "1.5,0,0.2,0", "--out",
+                                    str(out), "--append", *FAST, "--server", server,
+                                    "--outputs", "system:playback_1,system:playback_2",
+                                    "--inputs", "system:capture_1,system:capture_2"])
+    assert code == 2
+    assert "ears.sofa: its responses are 1000 samples long, --ir-ms 40 gives 1764" in err
     assert out.read_bytes() == before
 
 
