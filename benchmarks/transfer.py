@@ -2,7 +2,8 @@
 
 Default workload: the studio array, 512 frequencies up to 24 kHz, 256 couch-zone heads,
 i.e. a (256, 512, 2, 5) complex ear-transfer tensor. Prints the median and minimum of a
-few repeats and a breakdown of one call (geometry + piston path vs the head series).
+few repeats, a breakdown of one call (geometry + piston path vs the head series), and
+ear_transfer / farfield_transfer for every driver model with its ratio to the piston.
 
     python benchmarks/transfer.py [--array studio] [--freqs 512] [--listeners 256] [--repeats 5]
 """
@@ -21,10 +22,11 @@ import numpy as np  # noqa: E402
 from models import (InputError, ear_transfer, farfield_transfer, get_zone, head_frames,  # noqa: E402
                     load_array, sample_listeners)
 from models._head_sphere import SphereHead  # noqa: E402
+from models.drivers import driver_model_names  # noqa: E402
 
 
-def report(label: str, times: np.ndarray) -> None:
-    print(f"{label:<44s} median {np.median(times):8.4f} s   min {times.min():8.4f} s")
+def report(label: str, times: np.ndarray, note: str = "") -> None:
+    print(f"{label:<44s} median {np.median(times):8.4f} s   min {times.min():8.4f} s{note}")
 
 
 def main(args) -> int:
@@ -50,6 +52,16 @@ def main(args) -> int:
     azimuths = np.arange(-180.0, 180.0, 1.0)
     report(f"farfield_transfer ({args.freqs}, {azimuths.size}, {d})",
            timed(lambda: farfield_transfer(array, freqs, azimuths), args.repeats))
+    print("driver models (sphere head; ratio of medians to piston):")
+    base = {}
+    for model in ["piston"] + [m for m in driver_model_names() if m != "piston"]:
+        for call, fn in (("ear_transfer", lambda: ear_transfer(
+                array, freqs, heads.positions_m, heads.facing, driver_model=model)),
+                         ("farfield_transfer", lambda: farfield_transfer(
+                             array, freqs, azimuths, driver_model=model))):
+            times = timed(fn, args.repeats)
+            base.setdefault(call, np.median(times))
+            report(f"  {call} {model}", times, f"   x{np.median(times) / base[call]:5.2f}")
     return 0
 
 

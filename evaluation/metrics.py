@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from targets.effort import EFFORT_REF_BAND_HZ as EFFORT_REF_BAND
+
 SEPARATION_BAND = (500.0, 6000.0)
 ILD_BAND = (500.0, 6000.0)
 ITD_BAND = (200.0, 1200.0)
 BEAM_BAND = (300.0, 3000.0)
 TONAL_BAND = (150.0, 12000.0)
-EFFORT_REF_BAND = (1000.0, 4000.0)
 _TINY = 1e-30
 
 
@@ -122,10 +123,34 @@ def effort_excess_db(filters: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
     return effort.max(axis=-1) - np.median(effort[:, band_mask(freqs_hz, EFFORT_REF_BAND)], axis=-1)
 
 
-def driver_errors(n_drivers: int, draws: int, seed: int, gain_db: float = 0.5,
-                  phase_deg: float = 5.0) -> np.ndarray:
-    """(draws, D) complex per-driver factors with Gaussian gain (dB) and phase (deg)
-    errors of the given standard deviations: real drivers are not identical."""
-    rng = np.random.default_rng(seed)
-    gain = 10 ** (rng.normal(0.0, gain_db, (draws, n_drivers)) / 20)
-    return gain * np.exp(1j * np.deg2rad(rng.normal(0.0, phase_deg, (draws, n_drivers))))
+# Which way each figure improves: +1 higher is better, -1 lower is better.
+FIGURE_SENSE = {
+    "separation_nominal_db": 1, "separation_zone_median_db": 1, "separation_zone_worst_db": 1,
+    "separation_nominal_units_median_db": 1, "beam_null_db": -1, "beam_null_units_median_db": -1,
+    "beam_ripple_db": -1, "beam_rear_db": -1, "tonal_deviation_C_db": -1,
+    "tonal_deviation_L_db": -1, "effort_peak_excess_db": -1, "headroom_db": -1,
+}
+
+
+def least_favourable(per_model: dict[str, dict]) -> dict:
+    """Per figure of :data:`FIGURE_SENSE`, the worst value over the models' figure dicts;
+    other entries are taken from the first model."""
+    first = next(iter(per_model.values()))
+    worst = dict(first)
+    for key, sense in FIGURE_SENSE.items():
+        values = [figures[key] for figures in per_model.values() if key in figures]
+        if values:
+            worst[key] = min(values) if sense > 0 else max(values)
+    return worst
+
+
+def model_gap(per_model: dict[str, dict], training: list[str]) -> dict[str, float]:
+    """Per figure of :data:`FIGURE_SENSE`: its least favourable value over the training
+    models minus its least favourable value over the held-out models (empty if none is
+    held out). A positive separation gap or a negative null gap is what the bank lost."""
+    held = {m: f for m, f in per_model.items() if m not in training}
+    trained = {m: f for m, f in per_model.items() if m in training}
+    if not held or not trained:
+        return {}
+    a, b = least_favourable(trained), least_favourable(held)
+    return {key: float(a[key] - b[key]) for key in FIGURE_SENSE if key in a and key in b}

@@ -53,6 +53,21 @@ def designs_table(designs: dict[str, dict], section: str) -> str:
     return _table(["figure"] + list(designs), rows)
 
 
+def model_gap_table(gap: dict[str, dict]) -> str:
+    """Per design: the held-out figures in each driver model (``*``: not trained on), the
+    least favourable model's and the gap (training models minus held-out models)."""
+    parts = []
+    for design, g in gap.items():
+        models = list(g["by_model"])
+        header = ["figure"] + [m if m in g["training_models"] else m + "*" for m in models] + \
+            ["least favourable", "gap (trained - held out)"]
+        keys = [k for k, v in g["least_favourable"].items() if isinstance(v, (int, float))]
+        rows = [[k] + [g["by_model"][m].get(k, "-") for m in models] +
+                [g["least_favourable"][k], g["gap"].get(k, "-")] for k in keys]
+        parts += [f"<h3>{html.escape(design)}</h3>", _table(header, rows)]
+    return "\n".join(parts)
+
+
 def _room_section(room) -> str:
     if isinstance(room, dict) and room and all(isinstance(v, dict) for v in room.values()):
         return designs_table({name: {"room": v} for name, v in room.items()}, "room")
@@ -70,6 +85,9 @@ def build_html(metrics: dict, images: list[tuple[str, Path]]) -> str:
     parts += ["<h2>Held-out grid (lateral x distance x yaw, never trained on)</h2>",
               designs_table(designs, "heldout"),
               "<h2>Listening-area study</h2>", designs_table(designs, "study")]
+    if metrics.get("model_gap"):
+        parts += ["<h2>Driver models: the figures in models the bank was not trained on</h2>",
+                  model_gap_table(metrics["model_gap"])]
     parts.append("<h2>Figures</h2>")
     for caption, path in images:
         data = base64.b64encode(Path(path).read_bytes()).decode("ascii")

@@ -12,6 +12,8 @@
   whole sphere, per frequency, dB.
 - Driver effort: each driver's gain ``20 log10 |W[c, d, f]|`` and its peak per channel.
 - Position table: the same figures at every head of the held-out grid (with yaw).
+- Model gap: the held-out figures in every driver model, and each figure in the models the
+  bank was trained on minus the same figure in the models it was not trained on.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from evaluation import metrics
-from evaluation.system import (beam_system, ear_system, evaluate_heldout,
+from evaluation.system import (beam_system, ear_system, evaluate_heldout, evaluate_models,
                                evaluation_freqs, filter_responses)
 from models import (Array, InputError, Listeners, Zone, ear_transfer, farfield_transfer,
                     head_frames, heldout_grid, load_array, parse_array, place_listeners,
@@ -233,12 +235,12 @@ class Study:
 
 def run_study(array: Array, taps: np.ndarray, ctc_taps: np.ndarray, sample_rate: float,
               grid: MapGrid, head="sphere", width_deg: float = 30.0,
-              threshold_db: float = ZONE_THRESHOLD_DB, driver_error_draws: int = 0,
+              threshold_db: float = ZONE_THRESHOLD_DB, unit_draws: int = 0,
               seed: int = 0, beam_azimuths_deg: np.ndarray = PLOT_AZIMUTHS_DEG) -> Study:
     """Held-out figures, maps over ``grid``, zone area, directivity and effort of a bank."""
     heldout = evaluate_heldout(array, taps, ctc_taps, sample_rate, head=head,
                                virtual_width_deg=width_deg,
-                               driver_error_draws=driver_error_draws, seed=seed)
+                               unit_draws=unit_draws, seed=seed)
     flat = head_figures(array, taps, ctc_taps, sample_rate,
                         grid.listeners(array), head, width_deg)
     maps = HeadFigures(*(getattr(flat, f.name).reshape(grid.shape + getattr(flat, f.name).shape[1:])
@@ -270,3 +272,21 @@ def run_study(array: Array, taps: np.ndarray, ctc_taps: np.ndarray, sample_rate:
     return Study(figures={"heldout": heldout, "study": summary}, grid=grid, maps=maps,
                  freqs_hz=freqs, di_db=di, beam_azimuths_deg=np.asarray(beam_azimuths_deg, float),
                  beam_c=beam_c, filters=filters)
+
+
+def training_models(bank: FilterBank, array: Array) -> list[str]:
+    """The driver models a bank was trained on (its manifest's ``metrics.training_models``;
+    banks from before plant ensembles were trained on the array's own model)."""
+    named = bank.manifest.get("metrics", {}).get("training_models")
+    return list(named) if isinstance(named, list) and named else [array.driver_model]
+
+
+def model_gap_figures(array: Array, bank: FilterBank, head, width_deg: float) -> dict:
+    """Held-out figures of ``bank`` in every driver model, the models it was trained on,
+    and the model gap (metrics.model_gap): JSON-ready."""
+    per_model = evaluate_models(array, bank.taps, bank.ctc_taps, bank.sample_rate, head=head,
+                                virtual_width_deg=width_deg)
+    trained = training_models(bank, array)
+    return {"training_models": trained, "by_model": per_model,
+            "least_favourable": metrics.least_favourable(per_model),
+            "gap": metrics.model_gap(per_model, trained)}

@@ -96,7 +96,7 @@ def train_command(design: Design, train_cmd: list[str], folder: Path) -> list[st
 
 
 def run_design(design: Design, out_dir: str, train_cmd: list[str],
-               driver_error_draws: int = 0, timeout_s: float | None = None) -> dict:
+               unit_draws: int = 0, timeout_s: float | None = None) -> dict:
     """Train and evaluate one design in ``out_dir/<name>``; returns its table row
     (``status`` "ok" or "failed"). Runs in a worker process or a Ray task."""
     folder = Path(out_dir) / design.name
@@ -125,7 +125,7 @@ def run_design(design: Design, out_dir: str, train_cmd: list[str],
             bank = read_filterbank(folder / BANK_FILE)
             array = bank_array(bank, str(folder / BANK_FILE), design.array)
             figures = evaluate_heldout(array, bank.taps, bank.ctc_taps, bank.sample_rate,
-                                       driver_error_draws=driver_error_draws, seed=design.seed)
+                                       unit_draws=unit_draws, seed=design.seed)
         except InputError as exc:
             failed, reason = True, f"evaluation failed: {exc}"
     if failed:

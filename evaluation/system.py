@@ -11,8 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from evaluation import metrics
-from models import Array, Listeners, ear_transfer, farfield_transfer, heldout_grid
+from models import (Array, Listeners, driver_model_names, ear_transfer, farfield_transfer,
+                    heldout_grid)
 from models.heads import resolve_head
+from models.measured_plants import MeasuredPlant, farfield_on_grid
+from models.plant_sofa import ears_transfer, farfield_response
+from models.plants import plant_ear_transfer, plant_farfield_transfer, plant_set
+from models.tolerances import EVALUATION_STREAM, Tolerances
+from renderer.export import headroom_db
 
 BEAM_AZIMUTHS_DEG = np.arange(-180.0, 180.0, 5.0)
 
@@ -62,12 +68,15 @@ def evaluation_freqs(sample_rate: float) -> np.ndarray:
 
 def evaluate_filters(array: Array, filters: np.ndarray, ctc_filters: np.ndarray,
                      freqs_hz: np.ndarray, listeners: Listeners, nominal_index: int,
-                     head="sphere", virtual_width_deg: float = 30.0) -> Evaluation:
-    """Evaluate L/R/C filters (3, D, F) and binaural CTC filters (2, D, F).
+                     head="sphere", virtual_width_deg: float = 30.0,
+                     driver_model: str | None = None) -> Evaluation:
+    """Evaluate L/R/C filters (3, D, F) and binaural CTC filters (2, D, F) in one driver
+    model (None: the array's own).
 
     ``nominal_index`` picks the listener that is the nominal position.
     """
-    ear = ear_transfer(array, freqs_hz, listeners.positions_m, listeners.facing, head=head)
+    ear = ear_transfer(array, freqs_hz, listeners.positions_m, listeners.facing, head=head,
+                       driver_model=driver_model)
     ctc = ear_system(ear, ctc_filters)  # (P, F, 2, 2)
     sep = metrics.separation_db(ctc, freqs_hz)  # (P, 2)
     per_listener = sep.min(axis=1)
@@ -76,7 +85,8 @@ def evaluate_filters(array: Array, filters: np.ndarray, ctc_filters: np.ndarray,
     ild_r, itd_r = metrics.interaural_differences(channels[:, :, 1], freqs_hz, ipsi_ear=1)
     reference = real_source_ears(array, freqs_hz, virtual_width_deg, head)  # (F, 2)
     ref_ild, ref_itd = metrics.interaural_differences(reference, freqs_hz, ipsi_ear=0)
-    beam = beam_system(farfield_transfer(array, freqs_hz, BEAM_AZIMUTHS_DEG), filters)
+    beam = beam_system(farfield_transfer(array, freqs_hz, BEAM_AZIMUTHS_DEG, driver_model),
+                       filters)
     beam_c = metrics.beam_metrics(beam[:, :, 2], freqs_hz, BEAM_AZIMUTHS_DEG)
     on_axis_c = beam[:, BEAM_AZIMUTHS_DEG == 0.0, 2][:, 0]  # (F,)
     figures = {
@@ -101,12 +111,15 @@ def evaluate_filters(array: Array, filters: np.ndarray, ctc_filters: np.ndarray,
 
 def evaluate_heldout(array: Array, taps: np.ndarray, ctc_taps: np.ndarray, sample_rate: float,
                      head="sphere", virtual_width_deg: float = 30.0,
-                     driver_error_draws: int = 0, seed: int = 0) -> dict:
-    """The standard held-out evaluation of FIR taps (3, D, N) and (2, D, N).
+                     driver_model: str | None = None, unit_draws: int = 0,
+                     tolerances: Tolerances | None = None, seed: int = 0) -> dict:
+    """The standard held-out evaluation of FIR taps (3, D, N) and (2, D, N) in one driver
+    model (None: the array's own).
 
     Runs the held-out grid (models.heldout_grid; nominal = centre of the grid) and, when
-    ``driver_error_draws`` > 0, the nominal listener and the beam with random per-driver
-    errors of 0.5 dB / 5 deg (1 sigma); returns the figures as a JSON-ready dict.
+    ``unit_draws`` > 0, the nominal listener and the beam on that many simulated units
+    with ``tolerances`` (default models.tolerances.Tolerances), drawn from the evaluation
+    stream so that no trained unit is among them; returns the figures as a JSON-ready dict.
     """
     freqs = evaluation_freqs(sample_rate)
     grid, coords = heldout_grid(array.listener)
@@ -115,19 +128,52 @@ def evaluate_heldout(array: Array, taps: np.ndarray, ctc_taps: np.ndarray, sampl
     filters = filter_responses(taps, sample_rate, freqs)
     ctc_filters = filter_responses(ctc_taps, sample_rate, freqs)
     result = evaluate_filters(array, filters, ctc_filters, freqs, grid, nominal, head,
-                              virtual_width_deg)
+                              virtual_width_deg, driver_model)
     figures = dict(result.figures)
-    if driver_error_draws:
-        errors = metrics.driver_errors(len(array.drivers), driver_error_draws, seed)
-        ear = ear_transfer(array, freqs, grid.positions_m[nominal:nominal + 1],
-                           grid.facing[nominal:nominal + 1], head=head)[0]  # (F, 2, D)
-        far = farfield_transfer(array, freqs, BEAM_AZIMUTHS_DEG)
-        seps, nulls = [], []
-        for e in errors:
-            ctc = np.einsum("fed,idf->fei", ear * e, ctc_filters)
-            seps.append(metrics.separation_db(ctc, freqs).min())
-            beam = beam_system(far * e, filters)[:, :, 2]
-            nulls.append(metrics.beam_metrics(beam, freqs, BEAM_AZIMUTHS_DEG)["null_db"])
-        figures["separation_nominal_driver_errors_median_db"] = float(np.median(seps))
-        figures["beam_null_driver_errors_median_db"] = float(np.median(nulls))
+    figures["effort_peak_excess_db"] = max(figures["effort_excess_db"])
+    figures["headroom_db"] = headroom_db(np.asarray(taps))
+    if unit_draws:
+        plants = plant_set(array, [driver_model or array.driver_model],
+                           tolerances or Tolerances(), unit_draws + 1, seed, EVALUATION_STREAM)
+        ears = plant_ear_transfer(plants, freqs, grid.positions_m[nominal:nominal + 1],
+                                  grid.facing[nominal:nominal + 1], head)[1:, 0]  # (U, F, 2, D)
+        far = plant_farfield_transfer(plants, freqs, BEAM_AZIMUTHS_DEG)[1:]  # (U, F, A, D)
+        seps = metrics.separation_db(np.einsum("ufed,idf->ufei", ears, ctc_filters), freqs)
+        beams = np.einsum("ufad,df->ufa", far, filters[2])
+        nulls = [metrics.beam_metrics(b, freqs, BEAM_AZIMUTHS_DEG)["null_db"] for b in beams]
+        figures["separation_nominal_units_median_db"] = float(np.median(seps.min(axis=-1)))
+        figures["beam_null_units_median_db"] = float(np.median(nulls))
+    return figures
+
+
+def evaluate_models(array: Array, taps: np.ndarray, ctc_taps: np.ndarray, sample_rate: float,
+                    driver_models=None, **options) -> dict[str, dict]:
+    """:func:`evaluate_heldout` in each driver model (default: every registered one)."""
+    return {name: evaluate_heldout(array, taps, ctc_taps, sample_rate, driver_model=name,
+                                   **options)
+            for name in (driver_models or driver_model_names())}
+
+
+def evaluate_measured(measured: MeasuredPlant, taps: np.ndarray, ctc_taps: np.ndarray,
+                      sample_rate: float, speed_of_sound_m_s: float) -> dict:
+    """Figures of FIR taps (3, D, N) and (2, D, N) on a measured plant: separation at the
+    nominal pose and over the held-out poses (never trained on), and the beam figures of
+    its measured far field when it has one. JSON-ready."""
+    freqs = evaluation_freqs(sample_rate)
+    ear = ears_transfer(measured.ears, freqs, sample_rate)  # (M, F, 2, D)
+    sep = metrics.separation_db(ear_system(ear, filter_responses(ctc_taps, sample_rate, freqs)),
+                                freqs).min(axis=-1)  # (M,)
+    held = sep[measured.split.held_out]
+    figures = {"separation_nominal_db": float(sep[measured.split.nominal]),
+               "separation_held_out_median_db": float(np.median(held)),
+               "separation_held_out_worst_db": float(held.min()),
+               "poses": {"nominal": measured.split.nominal,
+                         "train": measured.split.train.tolist(),
+                         "held_out": measured.split.held_out.tolist()}}
+    if measured.farfield is not None:
+        response = farfield_response(measured.farfield, freqs, sample_rate, speed_of_sound_m_s)
+        far = farfield_on_grid(measured.farfield, response, BEAM_AZIMUTHS_DEG)
+        beam = beam_system(far, filter_responses(taps, sample_rate, freqs))[:, :, 2]
+        figures.update({f"beam_{k}": v for k, v in
+                        metrics.beam_metrics(beam, freqs, BEAM_AZIMUTHS_DEG).items()})
     return figures

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
+from models._resample import integer_rate, resample_ir
 from models.errors import InputError
 
 ONSET_THRESHOLD_DB = -20.0
@@ -92,7 +93,7 @@ class SofaHead:
         keep = _most_common_distance(distance)
         ir, positions, distance = ir[keep], positions[keep], distance[keep]
         delay = np.broadcast_to(delay, (keep.size, 2)) if delay.shape[0] == 1 else delay[keep]
-        onset = _onsets(ir, sample_rate_hz, source)
+        onset = onset_times(ir, sample_rate_hz, source)
         directions = positions / distance[:, None]
 
         band = np.linspace(*REFERENCE_BAND_HZ, 5)
@@ -107,6 +108,16 @@ class SofaHead:
         return cls(ir=ir * gain, sample_rate_hz=float(sample_rate_hz), directions=directions,
                    onset_s=onset, offset_s=delay / sample_rate_hz - centre,
                    facets=_hull_facets(directions), source=source)
+
+    def at_rate(self, sample_rate_hz: float) -> "SofaHead":
+        """The same head resampled to ``sample_rate_hz`` (models._resample.resample_ir):
+        most public HRTF sets are 44.1 kHz, designs often 48 kHz. Nothing is invented
+        above the file's Nyquist frequency: the response is zero there."""
+        if integer_rate(sample_rate_hz) == integer_rate(self.sample_rate_hz):
+            return self
+        ir = resample_ir(self.ir, self.sample_rate_hz, sample_rate_hz)
+        return dataclasses.replace(self, ir=ir, sample_rate_hz=float(sample_rate_hz),
+                                   onset_s=onset_times(ir, sample_rate_hz, self.source))
 
     def naive(self) -> "SofaHead":
         """The same head with plain (not onset-aligned) interpolation, for comparison."""
@@ -241,9 +252,9 @@ def _most_common_distance(distance: np.ndarray) -> np.ndarray:
     return np.flatnonzero(rounded == values[np.argmax(counts)])
 
 
-def _onsets(ir: np.ndarray, fs: float, source: str) -> np.ndarray:
-    """(M, 2) time in seconds at which each IR's upsampled envelope first reaches
-    ``ONSET_THRESHOLD_DB`` below its peak."""
+def onset_times(ir: np.ndarray, fs: float, source: str) -> np.ndarray:
+    """(...) time in seconds at which each IR (..., N) first reaches, with its upsampled
+    envelope, ``ONSET_THRESHOLD_DB`` below its peak."""
     n = ir.shape[-1]
     n_fft = 2 * n  # zero padding keeps the end of the IR from wrapping onto its start
     spectrum = np.fft.fft(ir, n_fft)
@@ -254,8 +265,9 @@ def _onsets(ir: np.ndarray, fs: float, source: str) -> np.ndarray:
     envelope = np.abs(np.fft.ifft(padded)) * _UPSAMPLE
     peak = envelope.max(axis=-1)
     if np.any(peak <= 0):
-        m, e = np.argwhere(peak <= 0)[0]
-        raise InputError(f"{source}: Data.IR: measurement {m}, receiver {e} is all zeros")
+        where = ", ".join(str(i) for i in np.argwhere(peak <= 0)[0])
+        raise InputError(f"{source}: Data.IR: the impulse response at index [{where}] "
+                         f"(measurement, receiver, ...) is all zeros")
     level = peak[..., None] * 10 ** (ONSET_THRESHOLD_DB / 20)
     first = np.argmax(envelope >= level, axis=-1)  # (M, 2), >= 0
     before = np.take_along_axis(envelope, np.maximum(first - 1, 0)[..., None], -1)[..., 0]

@@ -64,32 +64,48 @@ class SphereHead:
                              cos_incidence, 2 * np.pi * self.radius_m / speed_of_sound_m_s)
 
 
+def series_length(mu: np.ndarray, rho_min: float) -> np.ndarray:
+    """Highest order ``m`` to sum for ``mu = k a`` (any shape) and the nearest range
+    ``rho_min`` (``np.inf`` for the far field): past ``m ~ mu`` the terms vanish within
+    ``~mu**(1/3)`` orders, and for a near point no faster than ``rho**-m`` (9 decades
+    kept; ``rho >= 1.5`` assumed, see above). Integer array of ``mu``'s shape."""
+    extra = 6.0 + 9.0 / np.log10(max(float(rho_min), 1.5))
+    return np.ceil(mu + np.maximum(7.5 * np.cbrt(mu) + 4.0, extra)).astype(int)
+
+
 def sphere_series(freqs_hz: np.ndarray, rho: np.ndarray, cos_incidence: np.ndarray,
-                  mu_per_hz: float) -> np.ndarray:
-    """Evaluate the Duda-Martens series.
+                  mu_per_hz: float, weights: np.ndarray | None = None) -> np.ndarray:
+    """Evaluate the Duda-Martens series, or the same sum with other weights ``w_m``.
 
     freqs_hz: (F,); rho: (P, S) range over radius (> 1); cos_incidence: (P, E, S);
-    mu_per_hz: k a / f. Returns complex (F, P, E, S); the static limit at 0 Hz.
+    mu_per_hz: k a / f; weights: None for the point source's ``2m+1``, or (M, S) per
+    source with M beyond ``series_length`` of the highest frequency. Returns complex
+    (F, P, E, S) ``-(rho/mu) exp(j mu rho) sum_m w_m P_m h_m(mu rho) / h'_m(mu)``; its
+    static limit ``sum_m w_m/(m+1) P_m rho**-m`` at 0 Hz.
     """
     n_f = freqs_hz.shape[0]
-    # Near-source tail ~ rho**-m: keep ~9 decades of it (rho >= 1.5 assumed, see above).
-    extra = 6.0 + 9.0 / np.log10(max(float(rho.min()), 1.5))
+    rho_min = float(rho.min())
+    top = int(series_length(freqs_hz.max(initial=0.0) * mu_per_hz, rho_min))
+    if weights is None:
+        weights = (2.0 * np.arange(top + 1) + 1.0)[:, None]
+    if weights.shape[0] <= top:
+        raise ValueError(f"sphere_series: {weights.shape[0]} weights, {top + 1} needed")
     out = np.empty((n_f,) + cos_incidence.shape, dtype=complex)
-    out[freqs_hz == 0] = _static_limit(rho, cos_incidence, int(np.ceil(extra)))
+    out[freqs_hz == 0] = _static_limit(rho, cos_incidence, int(series_length(0.0, rho_min)),
+                                       weights)
     order = np.argsort(freqs_hz)
     live = order[freqs_hz[order] > 0]  # ascending, zero excluded (static limit above)
     if live.size == 0:
         return out
     mu = freqs_hz[live] * mu_per_hz  # (Fl,) ascending
-    # Past m ~ mu the terms vanish within ~mu**(1/3) orders, or like rho**-m: cover both.
-    n_terms = np.ceil(mu + np.maximum(7.5 * np.cbrt(mu) + 4.0, extra)).astype(int)  # ascending
+    n_terms = series_length(mu, rho_min)  # ascending
     mu_rho = mu[:, None, None] * rho[None]  # (Fl, P, S)
     # Scaled Hankel hs_m(x) = h_m(x) exp(jx): hs_0 = j/x, hs_1 = -1/x + j/x^2.
     far_prev, far_cur = 1j / mu_rho, -1.0 / mu_rho + 1j / mu_rho**2
     head_prev, head_cur = 1j / mu, -1.0 / mu + 1j / mu**2
     leg_prev, leg_cur = np.ones_like(cos_incidence), cos_incidence  # P_0, P_1
     # m = 0 term, with h'_0 = -h_1.
-    total = (far_prev / -head_cur[:, None, None])[:, :, None, :] * leg_prev[None]
+    total = (weights[0] * far_prev / -head_cur[:, None, None])[:, :, None, :] * leg_prev[None]
     start, mu_live = 0, mu
     for m in range(1, int(n_terms[-1]) + 1):
         first = int(np.searchsorted(n_terms, m))  # rows whose series has ended drop out
@@ -104,20 +120,22 @@ def sphere_series(freqs_hz: np.ndarray, rho: np.ndarray, cos_incidence: np.ndarr
             leg_prev, leg_cur = leg_cur, ((2 * m - 1) * cos_incidence * leg_cur
                                           - (m - 1) * leg_prev) / m
         deriv = head_prev - (m + 1) / mu_live * head_cur  # h'_m = h_{m-1} - (m+1)/x h_m
-        total[start:] += ((2 * m + 1) * far_cur / deriv[:, None, None])[:, :, None, :] * leg_cur[None]
+        term = weights[m] * far_cur / deriv[:, None, None]
+        total[start:] += term[:, :, None, :] * leg_cur[None]
     scale = -(rho[None, :, None, :] / mu[:, None, None, None]) * np.exp(1j * mu)[:, None, None, None]
     out[live] = scale * total
     return out
 
 
-def _static_limit(rho: np.ndarray, cos_incidence: np.ndarray, n_terms: int) -> np.ndarray:
-    """The series as ``mu -> 0``: ``sum_m (2m+1)/(m+1) P_m(cos) rho**-m``, shape (P, E, S)."""
+def _static_limit(rho: np.ndarray, cos_incidence: np.ndarray, n_terms: int,
+                  weights: np.ndarray) -> np.ndarray:
+    """The series as ``mu -> 0``: ``sum_m w_m/(m+1) P_m(cos) rho**-m``, shape (P, E, S)."""
     inv = 1.0 / rho[:, None, :]  # (P, 1, S)
     leg_prev, leg_cur = np.ones_like(cos_incidence), cos_incidence
-    total = leg_prev + 1.5 * leg_cur * inv
+    total = weights[0] * leg_prev + weights[1] / 2 * leg_cur * inv
     power = inv
     for m in range(2, n_terms + 1):
         leg_prev, leg_cur = leg_cur, ((2 * m - 1) * cos_incidence * leg_cur - (m - 1) * leg_prev) / m
         power = power * inv
-        total = total + (2 * m + 1) / (m + 1) * leg_cur * power
+        total = total + weights[m] / (m + 1) * leg_cur * power
     return total

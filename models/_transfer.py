@@ -46,6 +46,23 @@ def ear_transfer(array: Array, freqs_hz, head_positions_m, facing=None,
     models.drivers.DRIVER_MODELS, a model, or None for the array's own. Returns complex
     (P, F, 2, D), ears ordered left, right.
     """
+    freqs, heads, facing = _check_listeners(freqs_hz, head_positions_m, facing)
+    direct = resolve_driver_model(driver_model, array).pressure(array, freqs, heads)  # (F, P, D)
+    relative = head_relative_response(array, freqs, heads, facing, head)  # (F, P, 2, D)
+    return np.moveaxis(direct[:, :, None, :] * relative, 0, 1)
+
+
+def head_relative_response(array: Array, freqs_hz, head_positions_m, facing=None,
+                           head: "str | Path | HeadModel" = "sphere") -> np.ndarray:
+    """(F, P, 2, D) ear pressure over the free-field pressure at the head centre, for each
+    driver of ``array`` as a point source at its position (arguments as ear_transfer)."""
+    freqs, heads, facing = _check_listeners(freqs_hz, head_positions_m, facing)
+    offset = array.positions_m[None] - heads[:, None]  # (P, D, 3) head centre -> driver
+    sources_head = np.einsum("pij,pdj->pdi", head_frames(heads, facing), offset)
+    return resolve_head(head).relative_response(freqs, sources_head, array.speed_of_sound_m_s)
+
+
+def _check_listeners(freqs_hz, head_positions_m, facing):
     freqs = _check_freqs(freqs_hz)
     heads = np.asarray(head_positions_m, dtype=float)
     if heads.ndim != 2 or heads.shape[1] != 3 or not np.all(np.isfinite(heads)):
@@ -55,13 +72,7 @@ def ear_transfer(array: Array, freqs_hz, head_positions_m, facing=None,
         if facing.shape != heads.shape or not np.all(np.isfinite(facing)):
             raise InputError(f"facing: expected None or a finite {heads.shape} array, "
                              f"got shape {facing.shape}")
-    model = resolve_head(head)
-    drivers = resolve_driver_model(driver_model, array)
-    offset = array.positions_m[None] - heads[:, None]  # (P, D, 3) head centre -> driver
-    direct = drivers.pressure(array, freqs, heads)  # (F, P, D) at the head centre
-    sources_head = np.einsum("pij,pdj->pdi", head_frames(heads, facing), offset)
-    relative = model.relative_response(freqs, sources_head, array.speed_of_sound_m_s)
-    return np.moveaxis(direct[:, :, None, :] * relative, 0, 1)
+    return freqs, heads, facing
 
 
 def farfield_transfer(array: Array, freqs_hz, azimuths_deg,

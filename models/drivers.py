@@ -10,9 +10,18 @@ model obeys the same normalisation so that models can be swapped and compared:
 * ``farfield``: the same with the ``1/r`` spreading removed and the phase referred to the
   device origin, i.e. ``D exp(+jk u.p)`` for direction ``u`` and driver position ``p``.
 
-Models differ in the physics of the device body: ``piston`` is a baffled piston in
-front with a heuristic roll-off behind (models/_piston.py). Further models register in
-:data:`DRIVER_MODELS`.
+Models differ in the physics of the device body (docs/models.md compares them):
+
+* ``piston``: a baffled piston in front with a heuristic roll-off behind
+  (models/_piston.py);
+* ``cap_sphere``: a vibrating cap of half-angle ``arcsin(radius_m / body_radius_m)`` on a
+  rigid sphere of ``body_radius_m``, exact spherical-harmonic series, each driver equalised
+  flat on its own axis (models/_cap_sphere.py);
+* ``baffle_edge``: a piston on a flat circular baffle of ``body_radius_m`` whose rim
+  re-radiates -1/2 (in front) or +1/2 (behind) of the grazing sound, which gives the baffle
+  step and the rear radiation, equalised flat on axis (models/_baffle_edge.py).
+
+Further models register in :data:`DRIVER_MODELS`.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ from typing import Protocol
 import numpy as np
 
 from models._array import Array
+from models._baffle_edge import BaffleEdgeModel
+from models._cap_sphere import CapSphereModel
 from models._piston import piston_directivity
 from models.errors import InputError
 
@@ -62,6 +73,8 @@ class PistonModel:
 
 DRIVER_MODELS: dict[str, DriverModel] = {
     "piston": PistonModel(),
+    "cap_sphere": CapSphereModel(),
+    "baffle_edge": BaffleEdgeModel(),
 }
 
 

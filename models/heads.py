@@ -22,8 +22,10 @@ class HeadModel(Protocol):
                           speed_of_sound_m_s: float) -> np.ndarray: ...
 
 
-def resolve_head(head: "str | Path | HeadModel") -> HeadModel:
-    """Turn a head argument into a head model; strings name a model or a SOFA file."""
+def resolve_head(head: "str | Path | HeadModel", sample_rate_hz: float | None = None
+                 ) -> HeadModel:
+    """Turn a head argument into a head model; strings name a model or a SOFA file, which
+    is resampled to ``sample_rate_hz`` when that is given and differs from the file's."""
     if hasattr(head, "relative_response"):
         return head
     text = str(head)
@@ -33,5 +35,6 @@ def resolve_head(head: "str | Path | HeadModel") -> HeadModel:
         return FreeFieldHead()
     if text.lower().endswith(".sofa"):
         from models._head_sofa import SofaHead  # sofar is only needed here
-        return SofaHead.from_file(text)
+        measured = SofaHead.from_file(text)
+        return measured if sample_rate_hz is None else measured.at_rate(sample_rate_hz)
     raise InputError(f"head: expected 'sphere', 'free' or a path to a .sofa file, got {text!r}")

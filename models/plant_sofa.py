@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from math import gcd
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import firwin, resample_poly
 
 from models._array import Array
 from models._head_sofa import _dtft, _float_array
+from models._resample import integer_rate, resample_ir
 from models._transfer import ear_transfer, head_frames
 from models.drivers import DriverModel, resolve_driver_model
 from models.errors import InputError
@@ -124,18 +123,12 @@ class MeasuredFarfield:
 
 def resample_plant(measured: "MeasuredEars | MeasuredFarfield",
                    sample_rate_hz: float) -> "MeasuredEars | MeasuredFarfield":
-    """The same plant at another (integer) rate, by ``scipy.signal.resample_poly`` with a
-    sharp anti-aliasing filter (flat to about 0.93 of the lower Nyquist frequency). IR
-    samples are scaled by the rate ratio: a sample stands for the response times 1/rate."""
-    rate_in, rate_out = _integer_rate(measured.sample_rate_hz), _integer_rate(sample_rate_hz)
-    if rate_in == rate_out:
+    """The same plant at another (integer) rate (models._resample.resample_ir)."""
+    rate = integer_rate(sample_rate_hz)
+    if integer_rate(measured.sample_rate_hz) == rate:
         return measured
-    g = gcd(rate_in, rate_out)
-    up, down = rate_out // g, rate_in // g
-    half_len = 64 * max(up, down)
-    taps = firwin(2 * half_len + 1, 0.97 / max(up, down), window=("kaiser", 8.0))
-    ir = resample_poly(measured.ir, up, down, axis=-2, window=taps) * (rate_in / rate_out)
-    return dataclasses.replace(measured, ir=ir, sample_rate_hz=float(rate_out))
+    ir = resample_ir(measured.ir, measured.sample_rate_hz, rate, axis=-2)
+    return dataclasses.replace(measured, ir=ir, sample_rate_hz=float(rate))
 
 
 def ears_transfer(measured: MeasuredEars, freqs_hz, sample_rate_hz: float) -> np.ndarray:
@@ -366,12 +359,6 @@ def _check_freqs(freqs_hz, fs: float) -> np.ndarray:
         raise InputError(f"freqs_hz: expected a 1-D array of frequencies from 0 to the "
                          f"Nyquist frequency {fs / 2:g} Hz")
     return freqs
-
-
-def _integer_rate(rate: float) -> int:
-    if not (np.isfinite(rate) and rate > 0 and float(rate).is_integer()):
-        raise InputError(f"sample rate: expected a positive whole number of Hz, got {rate}")
-    return int(rate)
 
 
 def _ir_length(n_samples: int | None, distance_m: float, c: float, fs: float) -> int:

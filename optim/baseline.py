@@ -8,7 +8,9 @@ For each frequency the filters ``W`` (D, channels) minimise
 (``H_p`` the (2, D) normalised ear transfer of listener p, ``T_p`` the target), solved as
 ``(sum_p H_p^H H_p + beta G) W = sum_p H_p^H T_p``; ``beta`` is ``regularization`` times
 the mean diagonal of the normal matrix and ``g`` is 1 inside a driver's band and 1e3
-outside. The centre channel instead fits the far-field pattern plus the nominal ears.
+outside. The sums run over the listeners of every plant of the ensemble (the same plants
+the optimizer trains on). The centre channel instead fits the far-field pattern plus the
+nominal ears, averaged over the plants.
 The result is the initialisation option of training and the baseline it must beat.
 """
 
@@ -35,7 +37,8 @@ def band_penalty(problem: Problem) -> np.ndarray:
 
 def least_squares_filters(problem: Problem, regularization: float) -> tuple[np.ndarray, np.ndarray]:
     """Frequency responses (3, D, F) for L, R, C and (2, D, F) for the binaural CTC bank."""
-    ears = problem.ear_pool.astype(complex)  # (P, F, 2, D)
+    ears = problem.ear_pool.reshape((-1,) + problem.ear_pool.shape[2:]).astype(complex)
+    # ears: (K P, F, 2, D), the listeners of every plant
     penalty = band_penalty(problem)
     normal = np.einsum("pfed,pfeg->fdg", ears.conj(), ears)
     summed = np.einsum("pfed->fde", ears.conj())  # sum_p H_p^H
@@ -43,13 +46,13 @@ def least_squares_filters(problem: Problem, regularization: float) -> tuple[np.n
     lr_target = problem.virtual * problem.bulk[:, None, None]  # (F, 2, 2) [f, ear, channel]
     lr = _regularised_solve(normal, summed @ lr_target, penalty, regularization)
     # Centre: far-field pattern (all azimuths) plus the nominal ears, equally weighted.
-    far = problem.farfield  # (F, A, D)
-    nominal = problem.ear_nominal  # (F, 2, D)
-    n_az = far.shape[1]
-    normal_c = np.einsum("fad,fag->fdg", far.conj(), far) / n_az + \
-        np.einsum("fed,feg->fdg", nominal.conj(), nominal) / 2
-    rhs_c = np.einsum("fad,a->fd", far.conj(), problem.pattern) / n_az + \
-        np.einsum("fed,fe->fd", nominal.conj(), problem.centre) / 2
+    far = problem.farfield  # (K, F, A, D)
+    nominal = problem.ear_nominal  # (K, F, 2, D)
+    far_weight, ear_weight = 1 / (far.shape[0] * far.shape[2]), 1 / (nominal.shape[0] * 2)
+    normal_c = np.einsum("kfad,kfag->fdg", far.conj(), far) * far_weight + \
+        np.einsum("kfed,kfeg->fdg", nominal.conj(), nominal) * ear_weight
+    rhs_c = np.einsum("kfad,a->fd", far.conj(), problem.pattern) * far_weight + \
+        np.einsum("kfed,fe->fd", nominal.conj(), problem.centre) * ear_weight
     centre = _regularised_solve(normal_c, (rhs_c * problem.bulk[:, None])[:, :, None], penalty,
                                 regularization)
     inactive = problem.freq_weight == 0

@@ -7,10 +7,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.drivers import driver_model_names
 from models.errors import InputError
+from models.tolerances import Tolerances
 from models.tomlfields import Fields, check_number, read_toml
 from optim.losses import LOSS_TERMS
-from targets import BeamTarget, CancellationTarget
+from targets import BeamTarget, CancellationTarget, EffortTarget
 
 DEFAULTS_FILE = Path(__file__).parent / "defaults.toml"
 
@@ -42,6 +44,18 @@ class OptimizerSettings:
 
 
 @dataclass(frozen=True)
+class PlantSettings:
+    """The plant ensemble (see optim/defaults.toml [plant])."""
+
+    driver_models: tuple[str, ...]
+    units: int
+    tolerances: Tolerances
+    batch_plants: int
+    worst_weight: float
+    worst_power: float
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     array: str
     seed: int
@@ -49,6 +63,8 @@ class TrainConfig:
     optimizer: OptimizerSettings
     cancellation: CancellationTarget
     beam: BeamTarget
+    plant: PlantSettings
+    effort: EffortTarget
     weights: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -136,6 +152,11 @@ def _parse(data: dict[str, Any], source: str, array: str, seed: int) -> TrainCon
                       null_deg=b.number("null_deg"), null_db=b.number("null_db"),
                       rear_deg=b.number("rear_deg"), rear_db=b.number("rear_db"),
                       harmonics=_numbers(b, "harmonics"))
+    e = t.table("effort")
+    effort = EffortTarget(excess_db=e.number("excess_db", positive=True),
+                          ceiling_db=e.number("ceiling_db", positive=True),
+                          headroom_db=e.number("headroom_db", positive=True))
+    plant = _parse_plant(top.table("plant"))
     w = top.table("weights")
     unknown = sorted(set(w.data) - set(LOSS_TERMS))
     if unknown:
@@ -143,4 +164,21 @@ def _parse(data: dict[str, Any], source: str, array: str, seed: int) -> TrainCon
                          f"known: {', '.join(sorted(LOSS_TERMS))}")
     weights = {name: w.number(name, 0.0, minimum=0.0) for name in LOSS_TERMS}
     return TrainConfig(array=array, seed=seed, design=design, optimizer=optimizer,
-                       cancellation=cancellation, beam=beam, weights=weights)
+                       cancellation=cancellation, beam=beam, plant=plant, effort=effort,
+                       weights=weights)
+
+
+def _parse_plant(p: Fields) -> PlantSettings:
+    models = p.data.get("driver_models")
+    known = driver_model_names()
+    if not isinstance(models, list) or not models or not all(m in known for m in models) \
+            or len(set(models)) != len(models):
+        raise InputError(f"{p.where}.driver_models: expected a non-empty list of distinct names "
+                         f"from {', '.join(known)}, got {models!r}")
+    tolerances = Tolerances(**{name: p.number(name, minimum=0.0) for name in (
+        "position_mm", "axis_deg", "gain_db", "phase_deg", "response_db")},
+        response_octaves=p.number("response_octaves", positive=True))
+    return PlantSettings(driver_models=tuple(models), units=_integer(p, "units", 1),
+                         tolerances=tolerances, batch_plants=_integer(p, "batch_plants", 1),
+                         worst_weight=p.number("worst_weight", minimum=0.0, maximum=1.0),
+                         worst_power=p.number("worst_power", minimum=1.0))

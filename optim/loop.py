@@ -76,7 +76,9 @@ def train(config: TrainConfig, problem: Problem, checkpoint: str | Path | None =
     last_save = time.monotonic()
     good = (start, params, opt_state)  # the last state whose losses were all finite
     for step in range(start, config.optimizer.steps):
-        index = jnp.asarray(batch_indices(config.seed, step, d.pool, d.batch))
+        index = tuple(jnp.asarray(i) for i in batch_indices(
+            config.seed, step, len(problem.plant_labels), d.pool, d.batch,
+            config.plant.batch_plants))
         new_params, new_state, total, terms = step_fn(params, opt_state, index)
         values = {name: float(v) for name, v in terms.items()}
         bad = [name for name, v in values.items() if not math.isfinite(v)]

@@ -2,8 +2,10 @@
 
 Every term takes ``(s, t)``: ``s`` the system responses of one step (a dict of JAX arrays,
 built by :func:`optim.objective.system_responses`) and ``t`` the static targets (a dict
-built from :class:`optim.problem.Problem`), and returns a scalar. The total is the
-weighted sum of the terms from the config; each term is logged on its own.
+built from :class:`optim.problem.Problem`), and returns a scalar. The terms named in
+:data:`PER_PLANT` read the nominal listener and the beam of one plant; the objective
+evaluates them for every plant of a batch and combines them with :func:`plant_reduce`.
+The total is the weighted sum of the terms from the config; each term is logged on its own.
 
 Levels are in dB where the goal is a level (cancellation, nulls, flatness, effort), with
 smooth one-sided hinges (``softplus``) so that a term is zero once its goal is met and
@@ -53,7 +55,7 @@ def cancellation(s, t) -> jnp.ndarray:
 
 def cancellation_nominal(s, t) -> jnp.ndarray:
     """The same shortfall at the nominal listener alone: the sweet spot comes first."""
-    return _separation_shortfall(s, t, "ctc_nominal_batch")[0]
+    return _separation_shortfall({"ctc": s["ctc_nominal"][None]}, t, "ctc")[0]
 
 
 def cancellation_worst(s, t, temperature_db: float = 1.0) -> jnp.ndarray:
@@ -124,28 +126,28 @@ def beam_null(s, t) -> jnp.ndarray:
     """Excess of the +-90 deg power over the null goal, over the beam band (dB)."""
     rel = _beam_relative_db(s, t)[:, t["null_idx"]]  # (F, 2)
     return weighted_mean_over_freq(jnp.mean(hinge_db(rel - t["null_db"]), axis=1).T,
-                                   t["freq_weight"] * t["beam_band"])
+                                   t["beam_weight"])
 
 
 def beam_flat(s, t) -> jnp.ndarray:
     """Squared dB deviation from on-axis within +-flat_deg, over the beam band."""
     rel = _beam_relative_db(s, t)
     sq = jnp.sum(rel**2 * t["flat_mask"], axis=1) / jnp.sum(t["flat_mask"])
-    return weighted_mean_over_freq(sq, t["freq_weight"] * t["beam_band"])
+    return weighted_mean_over_freq(sq, t["beam_weight"])
 
 
 def beam_rear(s, t) -> jnp.ndarray:
     """Excess of the rear power (|az| >= rear_deg) over its goal, over the beam band (dB)."""
     rel = _beam_relative_db(s, t)
     excess = jnp.sum(hinge_db(rel - t["rear_db"]) * t["rear_mask"], axis=1) / jnp.sum(t["rear_mask"])
-    return weighted_mean_over_freq(excess, t["freq_weight"] * t["beam_band"])
+    return weighted_mean_over_freq(excess, t["beam_weight"])
 
 
 def beam_pattern(s, t) -> jnp.ndarray:
     """Squared error of the normalised C magnitude pattern against the desired one."""
     mag = jnp.abs(s["beam"]) / (jnp.abs(s["beam"][:, t["on_axis"]])[:, None] + _EPS)
     return weighted_mean_over_freq(jnp.mean((mag - t["pattern"]) ** 2, axis=1),
-                                   t["freq_weight"] * t["beam_band"])
+                                   t["beam_weight"])
 
 
 def driver_error_variance(gain_db: float = 0.5, phase_deg: float = 5.0) -> float:
@@ -173,25 +175,43 @@ def beam_null_robust(s, t, variance: float | None = None) -> jnp.ndarray:
     """``beam_null`` in expectation over per-driver errors: the +-90 deg power gains
     ``variance * sum_d |G_d W_d|^2`` before it is compared with the on-axis power."""
     var = driver_error_variance() if variance is None else variance
-    power = jnp.abs(s["beam"]) ** 2 + var * s["beam_spread"]  # (F, A)
+    power = jnp.abs(s["beam"]) ** 2 + var * s["beam_spread"]  # (Fb, A)
     rel = db(power[:, t["null_idx"]]) - db(power[:, t["on_axis"]][:, None])  # (F, 2)
     return weighted_mean_over_freq(jnp.mean(hinge_db(rel - t["null_db"]), axis=1).T,
-                                   t["freq_weight"] * t["beam_band"])
+                                   t["beam_weight"])
 
 
-def effort(s, t, excess_db: float = 12.0, ceiling_db: float = 15.0) -> jnp.ndarray:
-    """Array effort of every input: dB above its 1-4 kHz mean beyond ``excess_db``, and
-    above ``ceiling_db`` re one driver at unit gain."""
+def effort(s, t) -> jnp.ndarray:
+    """Array effort of every input: dB above its 1-4 kHz mean beyond ``t["effort_excess_db"]``,
+    and above ``t["effort_ceiling_db"]`` re one driver at unit gain."""
     level = db(jnp.sum(jnp.abs(s["filters"]) ** 2, axis=1))  # (C, F)
     ref = jnp.sum(level * t["effort_ref"], axis=1, keepdims=True) / jnp.sum(t["effort_ref"])
-    penalty = hinge_db(level - ref - excess_db) + hinge_db(level - ceiling_db)
+    penalty = hinge_db(level - ref - t["effort_excess_db"]) + \
+        hinge_db(level - t["effort_ceiling_db"])
     return jnp.mean(weighted_mean_over_freq(penalty, t["freq_weight"]))
+
+
+def headroom(s, t, temperature_db: float = 0.5) -> jnp.ndarray:
+    """Excess (dB) of the bank's headroom over ``t["headroom_db"]``: the soft maximum over
+    drivers and frequencies of ``20 log10 sum_c |W_cd(f)|`` (L, R, C together), the
+    attenuation the renderer needs (renderer.export.headroom_db)."""
+    gain_db = 2.0 * db(jnp.sum(jnp.abs(s["filters"][:3]), axis=0))  # (D, F), 20 log10
+    peak = temperature_db * jax.nn.logsumexp(gain_db / temperature_db)
+    return hinge_db(peak - t["headroom_db"])
 
 
 def compactness(s, t) -> jnp.ndarray:
     """Share of each path's energy near the ends of the FIR window (pre-ringing, tail)."""
     energy = s["taps"] ** 2  # (C, D, N)
     return jnp.mean(jnp.sum(energy * t["compact_weight"], -1) / (jnp.sum(energy, -1) + _EPS))
+
+
+def plant_reduce(values: jnp.ndarray, worst_weight: float, worst_power: float) -> jnp.ndarray:
+    """Combine a term's (K,) non-negative values over plants: ``(1 - w)`` times the mean
+    (expectation) plus ``w`` times the power mean of order ``worst_power`` (a soft worst
+    case that is scale-free, so it suits terms in dB and squared errors alike)."""
+    power_mean = jnp.mean((values + _EPS) ** worst_power) ** (1.0 / worst_power)
+    return (1.0 - worst_weight) * jnp.mean(values) + worst_weight * power_mean
 
 
 LOSS_TERMS: dict[str, Callable] = {
@@ -211,5 +231,11 @@ LOSS_TERMS: dict[str, Callable] = {
     "beam_rear": beam_rear,
     "beam_pattern": beam_pattern,
     "effort": effort,
+    "headroom": headroom,
     "compactness": compactness,
 }
+
+# Terms that read one plant's nominal listener or beam (evaluated per plant, then reduced).
+PER_PLANT = frozenset({"cancellation_nominal", "cancellation_robust", "ctc_fidelity",
+                       "virtual_fidelity", "centre_fidelity", "beam_null", "beam_null_robust",
+                       "beam_flat", "beam_rear", "beam_pattern"})

@@ -10,7 +10,7 @@ import numpy as np
 import optax
 
 from optim.config import TrainConfig
-from optim.losses import LOSS_TERMS
+from optim.losses import LOSS_TERMS, PER_PLANT, plant_reduce
 from optim.params import Params, frequency_responses
 from optim.problem import Problem
 
@@ -27,9 +27,13 @@ def static_targets(problem: Problem, config: TrainConfig) -> dict:
     return {
         "freq_weight": as32(problem.freq_weight), "bulk": as64(problem.bulk),
         "cancellation_db": as32(problem.cancellation_db), "virtual": as64(problem.virtual),
-        "centre": as64(problem.centre), "beam_band": as32(problem.beam_band),
+        "centre": as64(problem.centre),
+        # Beam terms see only the bins of the beam band (beam_bins): the weight over those.
+        "beam_weight": as32((problem.freq_weight * problem.beam_band)[problem.beam_band]),
         "pattern": as32(problem.pattern), "effort_ref": as32(problem.effort_ref),
         "compact_weight": as32(problem.compact_weight),
+        "effort_excess_db": config.effort.excess_db, "effort_ceiling_db": config.effort.ceiling_db,
+        "headroom_db": config.effort.headroom_db,
         "on_axis": on_axis, "null_idx": jnp.asarray(null_idx),
         "null_db": config.beam.null_db, "rear_db": config.beam.rear_db,
         "flat_mask": as32(fold <= config.beam.flat_deg + 1e-9),
@@ -37,11 +41,19 @@ def static_targets(problem: Problem, config: TrainConfig) -> dict:
     }
 
 
+# Responses with a leading plant axis (K) in system_responses.
+PLANT_KEYS = ("ctc_nominal", "lr_nominal", "c_nominal", "beam", "ctc_nominal_spread",
+              "beam_spread")
+
+
 def system_responses(params: Params, ears: jnp.ndarray, nominal: jnp.ndarray,
-                     farfield: jnp.ndarray, band: jnp.ndarray) -> dict:
+                     farfield: jnp.ndarray, band: jnp.ndarray, beam_bins: jnp.ndarray) -> dict:
     """Responses every loss term reads.
 
-    ears: (B, F, 2, D) zone batch; nominal: (F, 2, D); farfield: (F, A, D); band: (D, F).
+    ears: (B, F, 2, D) zone batch (listeners of several plants); nominal: (K, F, 2, D) of
+    the K plants of the batch; farfield: (K, Fb, A, D) of the same plants at the Fb bins
+    ``beam_bins`` (the beam band) only; band: (D, F). The entries named in
+    :data:`PLANT_KEYS` keep the K axis in front.
     """
     filters, ctc = frequency_responses(params, band)  # (3, D, F), (2, D, F)
     n_taps = band.shape[-1] - 1
@@ -49,31 +61,50 @@ def system_responses(params: Params, ears: jnp.ndarray, nominal: jnp.ndarray,
         "filters": jnp.concatenate([filters, ctc], axis=0),
         "taps": jnp.fft.irfft(jnp.concatenate([filters, ctc], 0), 2 * n_taps, axis=-1)[..., :n_taps],
         "ctc_zone": jnp.einsum("bfed,idf->bfei", ears, ctc),
-        "ctc_nominal": jnp.einsum("fed,idf->fei", nominal, ctc),
-        "ctc_nominal_batch": jnp.einsum("fed,idf->fei", nominal, ctc)[None],
+        "ctc_nominal": jnp.einsum("kfed,idf->kfei", nominal, ctc),
         "lr_zone": jnp.einsum("bfed,cdf->bfec", ears, filters[:2]),
-        "lr_nominal": jnp.einsum("fed,cdf->fec", nominal, filters[:2]),
-        "c_nominal": jnp.einsum("fed,df->fe", nominal, filters[2]),
-        "beam": jnp.einsum("fad,df->fa", farfield, filters[2]),
+        "lr_nominal": jnp.einsum("kfed,cdf->kfec", nominal, filters[:2]),
+        "c_nominal": jnp.einsum("kfed,df->kfe", nominal, filters[2]),
+        "beam": jnp.einsum("kfad,df->kfa", farfield, filters[2][:, beam_bins]),
         # Incoherent per-driver sums sum_d |H_d W_d|^2: the power that independent
         # driver gain/phase errors add, per unit error variance (robustness terms).
-        "ctc_nominal_spread": jnp.einsum("fed,idf->fei", jnp.abs(nominal) ** 2, jnp.abs(ctc) ** 2),
-        "beam_spread": jnp.einsum("fad,df->fa", jnp.abs(farfield) ** 2, jnp.abs(filters[2]) ** 2),
+        "ctc_nominal_spread": jnp.einsum("kfed,idf->kfei", jnp.abs(nominal) ** 2,
+                                         jnp.abs(ctc) ** 2),
+        "beam_spread": jnp.einsum("kfad,df->kfa", jnp.abs(farfield) ** 2,
+                                  jnp.abs(filters[2][:, beam_bins]) ** 2),
     }
 
 
 def make_loss(config: TrainConfig, problem: Problem) -> Callable:
-    """``loss(params, batch_index) -> (total, terms)``; batch_index (B,) picks pool listeners."""
+    """``loss(params, batch) -> (total, terms)``; ``batch`` is :func:`batch_indices`'s
+    (plants (Kb,), pair_plant (B,), pair_listener (B,)). Per-plant terms are combined over
+    the batch's plants by :func:`optim.losses.plant_reduce`."""
     targets = static_targets(problem, config)
     pool = jnp.asarray(problem.ear_pool, jnp.complex64)
     nominal = jnp.asarray(problem.ear_nominal, jnp.complex64)
-    farfield = jnp.asarray(problem.farfield, jnp.complex64)
+    beam_bins = jnp.asarray(np.flatnonzero(problem.beam_band))
+    farfield = jnp.asarray(problem.farfield[:, problem.beam_band], jnp.complex64)
     band = jnp.asarray(problem.band_response, jnp.complex64)
     active = {name: w for name, w in config.weights.items() if w > 0}
+    per_plant = [name for name in active if name in PER_PLANT]
+    shared = [name for name in active if name not in PER_PLANT]
+    p = config.plant
 
-    def loss(params: Params, batch_index: jnp.ndarray):
-        s = system_responses(params, pool[batch_index], nominal, farfield, band)
-        terms = {name: LOSS_TERMS[name](s, targets) for name in active}
+    def plant_terms(s_plant: dict, s: dict) -> dict:
+        one = {**s, **s_plant}
+        return {name: LOSS_TERMS[name](one, targets) for name in per_plant}
+
+    def loss(params: Params, batch: tuple):
+        plants, pair_plant, pair_listener = batch
+        s = system_responses(params, pool[pair_plant % pool.shape[0], pair_listener],
+                             nominal[plants % nominal.shape[0]],
+                             farfield[plants % farfield.shape[0]], band, beam_bins)
+        terms = {name: LOSS_TERMS[name](s, targets) for name in shared}
+        s_rest = {k: v for k, v in s.items() if k not in PLANT_KEYS}
+        values = jax.vmap(plant_terms, in_axes=(0, None))(
+            {k: s[k] for k in PLANT_KEYS}, s_rest)
+        terms.update({name: plant_reduce(v, p.worst_weight, p.worst_power)
+                      for name, v in values.items()})
         total = sum(active[name] * value for name, value in terms.items())
         return total, terms
 
@@ -101,7 +132,13 @@ def make_step(loss: Callable, optimizer: optax.GradientTransformation) -> Callab
     return step
 
 
-def batch_indices(seed: int, step: int, pool: int, batch: int) -> np.ndarray:
-    """The listeners of one step: a function of (seed, step) only, so a resumed run
-    draws exactly what an uninterrupted one would."""
-    return np.random.default_rng([seed, step]).choice(pool, size=batch, replace=False)
+def batch_indices(seed: int, step: int, n_plants: int, pool: int, batch: int,
+                  batch_plants: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step's draw: ``batch_plants`` distinct plants (all if fewer), and ``batch`` zone
+    listeners spread evenly over them. A function of (seed, step) only, so a resumed run
+    draws exactly what an uninterrupted one would. Returns (plants, pair_plant,
+    pair_listener)."""
+    rng = np.random.default_rng([seed, step])
+    plants = rng.choice(n_plants, size=min(batch_plants, n_plants), replace=False)
+    pair_plant = plants[np.arange(batch) % plants.size]
+    return plants, pair_plant, rng.choice(pool, size=batch, replace=False)

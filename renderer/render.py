@@ -3,7 +3,8 @@
 ``stereo`` input is upmixed to L, R, C and filtered with ``taps``; ``lrc`` input (three
 channels) goes to ``taps`` directly; ``binaural`` input (left ear, right ear) goes to
 ``ctc_taps``. The output holds the D driver feeds in manifest order, ``n + N - 1``
-samples long (the filter tail is kept); the upmix latency is compensated.
+samples long (the filter tail is kept); the upmix latency is compensated. A tracked bank
+with a pose track renders each block with the cell nearest the head pose.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from tqdm import tqdm
 from models.errors import InputError
 from renderer.convolver import Convolver, check_block_size
 from renderer.filterbank import FilterBank
+from renderer.poses import PoseTrack
 from renderer.preview import ear_filters
 from renderer.resample import Resampler
 from renderer.stream import Aligned, Blocked, Stage, run
+from renderer.tracked import PoseFollower, TrackedConvolver
+from renderer.trackedbank import TrackedBank
 from renderer.upmix import Upmixer
 from renderer.wavio import check_output, open_input, read_blocks, wav_writer
 
@@ -63,13 +67,14 @@ class _Stereo:
         return np.zeros((0, 0))
 
 
-def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank, *,
+def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | TrackedBank, *,
                 input_kind: str = "stereo", block: int = 1024, gain_db: float = 0.0,
                 resample: bool = False, upmix_mode: str = "frequency",
                 subtype: str = "FLOAT", preview_m=None, preview_path: str | Path | None = None,
-                progress: bool = True) -> RenderReport:
+                progress: bool = True, poses: PoseTrack | None = None) -> RenderReport:
     """Render ``in_path`` to ``out_path`` (float32 WAV by default) and optionally a binaural
-    preview for a listener at ``preview_m`` (3,) metres to ``preview_path``.
+    preview for a listener at ``preview_m`` (3,) metres to ``preview_path``. A tracked
+    ``bank`` needs ``poses``: each block uses the cell nearest the pose at its centre time.
 
     Peaks over full scale are kept (float) and reported; with a PCM ``subtype`` they raise
     InputError and nothing is written.
@@ -84,8 +89,15 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank, *,
         raise InputError("preview: give both a listener position and an output path, or neither")
     if preview_path is not None:
         check_output(preview_path, subtype)
+    if isinstance(bank, TrackedBank) != (poses is not None):
+        raise InputError("poses: a tracked filter bank needs a pose track, a plain one none")
     taps = bank.ctc_taps if input_kind == "binaural" else bank.taps
     rate = bank.sample_rate
+    if poses is None:
+        convolver = Convolver(taps, block)
+    else:
+        convolver = PoseFollower(TrackedConvolver(taps, bank.cells, block,
+                                                  nominal=bank.nominal_cell), poses.at, rate)
     with open_input(in_path) as snd:
         _check_channels(in_path, snd.channels, input_kind)
         stages: list[Stage] = []
@@ -101,7 +113,7 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank, *,
             stages.append(_Stereo())
             stages.append(Aligned(Upmixer(rate, mode=upmix_mode), inputs=2))
         stages.append(_Gain(10.0 ** (gain_db / 20.0)))
-        stages.append(Blocked(Convolver(taps, block), taps.shape[2]))
+        stages.append(Blocked(convolver, taps.shape[-1]))
         ears = None
         if preview_m is not None:
             firs = ear_filters(bank, preview_m)
@@ -109,7 +121,7 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank, *,
         bar = tqdm(total=snd.frames, unit="frame", unit_scale=True, leave=False,
                    disable=not progress or snd.frames < PROGRESS_MIN_S * snd.samplerate)
         with contextlib.ExitStack() as stack:
-            out = stack.enter_context(wav_writer(out_path, rate, taps.shape[1], subtype))
+            out = stack.enter_context(wav_writer(out_path, rate, taps.shape[-2], subtype))
             prev = None if ears is None else \
                 stack.enter_context(wav_writer(preview_path, rate, 2, subtype))
             peak, preview_peak = 0.0, 0.0
@@ -126,7 +138,7 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank, *,
                 raise InputError(f"{out_path}: the output peaks {over:.1f} dB over full scale "
                                  f"and {subtype} would clip it; nothing was written. Render "
                                  f"with --gain-db {gain_db - over:.1f} or lower, or as FLOAT")
-    return RenderReport(frames=n_out + taps.shape[2] - 1, peak=peak,
+    return RenderReport(frames=n_out + taps.shape[-1] - 1, peak=peak,
                         preview_peak=None if ears is None else preview_peak)
 
 

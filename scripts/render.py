@@ -3,6 +3,7 @@
 
     python scripts/render.py IN.wav OUT.wav --filters FB.npz [--input stereo|lrc|binaural]
         [--block N] [--gain-db G] [--resample] [--preview x,y[,z] [--preview-out P.wav]]
+        [--poses POSES.csv]  (with a tracked bank: follow the head poses of the file)
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from pathlib import Path
 
 from _cli import make_parser, run  # first: puts the checkout on sys.path
 
-from renderer.filterbank import read_filterbank
+from renderer.poses import read_poses
 from renderer.preview import parse_position
 from renderer.render import INPUTS, render_file
+from renderer.trackedbank import TrackedBank, read_bank, read_trackedbank
 from renderer.upmix import MODES
 from renderer.wavio import SUBTYPES
 
@@ -25,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("input", type=Path, help="input sound file")
     parser.add_argument("output", type=Path, help="output WAV: one channel per driver, "
                         "in the order of the bank's manifest")
-    parser.add_argument("--filters", type=Path, required=True, help="filter bank .npz")
+    parser.add_argument("--filters", type=Path, required=True,
+                        help="filter bank .npz; a tracked bank plays its nominal cell "
+                        "unless --poses is given")
     parser.add_argument("--input", dest="input_kind", choices=INPUTS, default="stereo",
                         help="stereo: upmix to L, R, C then taps; lrc: a 3-channel L, R, C "
                         "file to taps; binaural: a left-ear, right-ear file to ctc_taps")
@@ -42,12 +46,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "(metres, device frame; Z defaults to the nominal listener height)")
     parser.add_argument("--preview-out", type=Path, default=None,
                         help="preview WAV path (default: OUTPUT with .preview.wav)")
+    parser.add_argument("--poses", type=Path, default=None,
+                        help="head-pose track (CSV: time_s, x, y, z, yaw_deg; linear "
+                        "interpolation) for a tracked --filters bank: each block plays the "
+                        "cell nearest the head")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
 def main(args: argparse.Namespace) -> int:
-    bank = read_filterbank(args.filters)
+    poses = None
+    if args.poses is not None:
+        bank = read_trackedbank(args.filters)
+        poses = read_poses(args.poses)
+    else:
+        bank = read_bank(args.filters)
+        if isinstance(bank, TrackedBank):
+            print(f"{args.filters} is a tracked bank and no --poses was given: playing its "
+                  f"nominal cell {bank.nominal_cell}")
+            bank = bank.fallback()
     upmix = bank.manifest["upmix"]
     mode = args.upmix or (upmix.get("mode") if isinstance(upmix, dict)
                           and upmix.get("mode") in MODES else "frequency")
@@ -58,7 +75,7 @@ def main(args: argparse.Namespace) -> int:
     report = render_file(args.input, args.output, bank, input_kind=args.input_kind,
                          block=args.block, gain_db=args.gain_db, resample=args.resample,
                          upmix_mode=mode, subtype=args.subtype, preview_m=position,
-                         preview_path=preview_path, progress=not args.quiet)
+                         preview_path=preview_path, progress=not args.quiet, poses=poses)
     print(f"wrote {args.output}: {len(bank.driver_names)} driver feeds "
           f"({', '.join(bank.driver_names)}), {report.frames} frames at {bank.sample_rate} Hz")
     if report.peak > 1.0:

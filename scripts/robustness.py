@@ -50,9 +50,10 @@ def build_parser():
                    help="separation that counts as inside the listening zone")
     p.add_argument("--grid", type=int, nargs=2, default=[21, 15], metavar=("LATERAL", "DISTANCE"),
                    help="map points across and in depth")
-    p.add_argument("--driver-error-draws", type=int, default=16,
-                   help="random driver gain/phase mismatch draws (0: none)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the driver-error draws")
+    p.add_argument("--unit-draws", type=int, default=16,
+                   help="simulated units (the unit-to-unit tolerances of models/tolerances.py, "
+                   "never the trained ones) judged at the nominal seat (0: none)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the unit draws")
     p.add_argument("--room", help="room preset (models/rooms.toml) or room TOML: adds DRR, C50 "
                    "and critical distance of the C channel with and without the beamformer "
                    "(image sources: can take a minute)")
@@ -89,8 +90,8 @@ def check_args(args) -> None:
         raise InputError(f"--grid: expected at least 2 x 2 map points, got {args.grid}")
     if not 0 < args.width_deg < 90:
         raise InputError(f"--width-deg: expected an angle in (0, 90) degrees, got {args.width_deg}")
-    if args.driver_error_draws < 0:
-        raise InputError(f"--driver-error-draws: expected >= 0, got {args.driver_error_draws}")
+    if args.unit_draws < 0:
+        raise InputError(f"--unit-draws: expected >= 0, got {args.unit_draws}")
     check_output_folder(args.out)
 
 
@@ -120,7 +121,7 @@ def main(args) -> int:
 
     studies = {name: robustness.run_study(
         arr, b.taps, b.ctc_taps, b.sample_rate, grid, head, args.width_deg, args.threshold_db,
-        args.driver_error_draws, args.seed) for name, (b, arr) in designs.items()}
+        args.unit_draws, args.seed) for name, (b, arr) in designs.items()}
     primary = studies["learned"]
     positions = robustness.position_table(array, bank.taps, bank.ctc_taps, bank.sample_rate,
                                           grid.height_m, head, args.width_deg)
@@ -131,7 +132,7 @@ def main(args) -> int:
         "run": {"filters": str(args.filters), "array": array.name, "head": str(args.head),
                 "sample_rate": bank.sample_rate, "taps": int(bank.taps.shape[-1]),
                 "width_deg": args.width_deg, "zone": dataclasses.asdict(zone),
-                "driver_error_draws": args.driver_error_draws, "seed": args.seed},
+                "unit_draws": args.unit_draws, "seed": args.seed},
         "designs": {name: s.figures for name, s in studies.items()},
         "grid": {"lateral_m": grid.lateral_m.tolist(), "distance_m": grid.distance_m.tolist(),
                  "height_m": grid.height_m.tolist()},
@@ -142,6 +143,8 @@ def main(args) -> int:
                                  if s.freqs_hz.shape == primary.freqs_hz.shape}},
         "positions": positions,
     }
+    metrics["model_gap"] = {name: robustness.model_gap_figures(arr, b, head, args.width_deg)
+                            for name, (b, arr) in designs.items() if name != "no_processing"}
     if room is not None:
         metrics["run"]["room"] = args.room
         metrics["room"] = room_figures(array, room, bank)

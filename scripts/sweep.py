@@ -51,8 +51,9 @@ def build_parser():
                    help=f"train command prefix (default: this Python with scripts/train.py; "
                    f"or ${TRAIN_CMD_ENV})")
     p.add_argument("--train-timeout-s", type=float, help="give up on a design's training after this")
-    p.add_argument("--driver-error-draws", type=int, default=0,
-                   help="random driver-mismatch draws in each evaluation (0: none)")
+    p.add_argument("--unit-draws", type=int, default=0,
+                   help="simulated units (unit-to-unit tolerances) in each evaluation "
+                   "(0: none)")
     return p
 
 
@@ -65,8 +66,8 @@ def check_args(args) -> list[sweep.Design]:
     for name in ("steps", "jobs"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name}: expected a positive integer, got {getattr(args, name)}")
-    if args.driver_error_draws < 0:
-        raise InputError(f"--driver-error-draws: expected >= 0, got {args.driver_error_draws}")
+    if args.unit_draws < 0:
+        raise InputError(f"--unit-draws: expected >= 0, got {args.unit_draws}")
     laterals = args.zone_lateral_m or [None]
     if any(v is not None and not (np.isfinite(v) and v >= 0) for v in laterals):
         raise InputError(f"--zone-lateral-m: expected spreads >= 0 m, got {laterals}")
@@ -126,7 +127,7 @@ def main(args) -> int:
             rows.append(row)
         else:
             tasks.append({"design": design, "out_dir": str(out), "train_cmd": cmd,
-                          "driver_error_draws": args.driver_error_draws,
+                          "unit_draws": args.unit_draws,
                           "timeout_s": args.train_timeout_s})
     print(f"{len(designs)} designs: {len(rows)} finished before, {len(tasks)} to run", flush=True)
     runner = run_ray(tasks, args.ray) if args.ray else run_local(tasks, args.jobs)

@@ -20,10 +20,13 @@ def only(*terms: str) -> dict[str, float]:
 
 
 def small_config(array: str = "stereo_pair", *, seed: int = 0, design: dict | None = None,
-                 optimizer: dict | None = None, weights: dict | None = None) -> TrainConfig:
+                 optimizer: dict | None = None, weights: dict | None = None,
+                 plant: dict | None = None) -> TrainConfig:
     """A tiny :class:`TrainConfig`; keyword tables override :data:`SMALL_DESIGN` and the
-    defaults (``optimizer`` defaults here to 20 steps from a zero start)."""
+    defaults (``optimizer`` defaults here to 20 steps from a zero start, ``plant`` to the
+    nominal unit alone)."""
     return load_config(None, {"design": {**SMALL_DESIGN, **(design or {})},
                               "optimizer": {"steps": 20, "init": "zeros", **(optimizer or {})},
+                              "plant": {"units": 1, **(plant or {})},
                               "weights": weights or {}},
                        array=array, seed=seed)

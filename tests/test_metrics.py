@@ -92,12 +92,16 @@ def test_effort_excess_of_a_known_peak():
     assert excess[1] == pytest.approx(10 * np.log10((n_drivers - 1 + peak**2) / n_drivers))
 
 
-def test_driver_errors_have_the_requested_spread():
-    errors = metrics.driver_errors(n_drivers=5, draws=4000, seed=3, gain_db=0.5, phase_deg=5.0)
-    assert errors.shape == (4000, 5)
-    assert np.std(20 * np.log10(np.abs(errors))) == pytest.approx(0.5, rel=0.05)
-    assert np.std(np.rad2deg(np.angle(errors))) == pytest.approx(5.0, rel=0.05)
-    assert np.array_equal(errors, metrics.driver_errors(5, 4000, 3))
+def test_least_favourable_takes_the_worse_side_of_each_figure():
+    per_model = {"a": {"separation_nominal_db": 20.0, "beam_null_db": -30.0, "itd_L_us": 300.0},
+                 "b": {"separation_nominal_db": 12.0, "beam_null_db": -10.0, "itd_L_us": 250.0},
+                 "c": {"separation_nominal_db": 15.0, "beam_null_db": 5.0, "itd_L_us": 200.0}}
+    worst = metrics.least_favourable(per_model)
+    assert worst == {"separation_nominal_db": 12.0, "beam_null_db": 5.0, "itd_L_us": 300.0}
+    gap = metrics.model_gap(per_model, training=["a", "b"])
+    # training worst (12, -10) minus held-out c (15, 5)
+    assert gap == {"separation_nominal_db": -3.0, "beam_null_db": -15.0}
+    assert metrics.model_gap(per_model, training=["a", "b", "c"]) == {}
 
 
 def test_band_without_frequencies_is_an_error():

@@ -108,7 +108,7 @@ def test_band_firs_pass_in_band_and_stop_out_of_band(name, band_taps):
 
 @pytest.fixture(scope="module")
 def studio_problem():
-    config = small_config("studio", design={"pool": 3})
+    config = small_config("studio", design={"pool": 3}, plant={"units": 4})
     return config, build_problem(load_array("studio"), config)
 
 
@@ -116,7 +116,8 @@ def test_problem_lives_on_the_2n_rfft_grid(studio_problem):
     config, problem = studio_problem
     d = config.design
     assert np.allclose(problem.freqs_hz, np.fft.rfftfreq(2 * d.taps, 1 / d.sample_rate))
-    assert problem.ear_pool.shape == (3, d.taps + 1, 2, 5)
+    assert problem.ear_pool.shape == (4, 3, d.taps + 1, 2, 5)  # plants, listeners, ...
+    assert problem.plant_labels == tuple(f"piston/unit{u}" for u in range(4))
     assert np.allclose(problem.bulk, np.exp(-2j * np.pi * problem.freqs_hz * d.latency_samples
                                             / d.sample_rate))
     live = problem.freq_weight > 0
@@ -167,9 +168,9 @@ def test_least_squares_baseline_equals_direct_lstsq(studio_problem):
     penalty = band_penalty(problem)  # (F, D)
     live = np.flatnonzero(problem.freq_weight > 0)
     assert np.all(filters[..., problem.freq_weight == 0] == 0)
-    ears = problem.ear_pool.astype(complex)
+    ears = problem.ear_pool.reshape((-1,) + problem.ear_pool.shape[2:]).astype(complex)
     for k in live[::7]:
-        h = list(ears[:, k])  # P of (2, D)
+        h = list(ears[:, k])  # K P of (2, D): every listener of every plant
         beta = reg * np.mean(sum(np.sum(np.abs(x) ** 2, axis=0) for x in h))  # trace / D
         damping = np.diag(np.sqrt(beta * penalty[k]))
         zeros = np.zeros((5, 2))
@@ -177,14 +178,16 @@ def test_least_squares_baseline_equals_direct_lstsq(studio_problem):
         w_lr = _lstsq(h + [damping], [problem.bulk[k] * problem.virtual[k]] * len(h) + [zeros])
         assert np.allclose(ctc[:, :, k].T, w_ctc, rtol=1e-6, atol=1e-9)
         assert np.allclose(filters[:2, :, k].T, w_lr, rtol=1e-6, atol=1e-9)
-        # Centre: the far-field pattern and the nominal ears, each block mean-weighted.
-        far, nominal = problem.farfield[k], problem.ear_nominal[k]
-        a = far.shape[0]
-        scale = np.trace(far.conj().T @ far / a + nominal.conj().T @ nominal / 2).real / 5
-        w_c = _lstsq([far / np.sqrt(a), nominal / np.sqrt(2),
-                      np.diag(np.sqrt(reg * scale * penalty[k]))],
-                     [problem.pattern * problem.bulk[k] / np.sqrt(a),
-                      problem.centre[k] * problem.bulk[k] / np.sqrt(2), np.zeros(5)])
+        # Centre: the far-field pattern and the nominal ears of every plant, each block
+        # mean-weighted over azimuths, ears and plants.
+        n_plants, a = problem.farfield.shape[0], problem.farfield.shape[2]
+        fars = [problem.farfield[q, k] / np.sqrt(a * n_plants) for q in range(n_plants)]
+        noms = [problem.ear_nominal[q, k] / np.sqrt(2 * n_plants) for q in range(n_plants)]
+        scale = sum(np.trace(x.conj().T @ x).real for x in fars + noms) / 5
+        w_c = _lstsq(fars + noms + [np.diag(np.sqrt(reg * scale * penalty[k]))],
+                     [problem.pattern * problem.bulk[k] / np.sqrt(a * n_plants)] * n_plants +
+                     [problem.centre[k] * problem.bulk[k] / np.sqrt(2 * n_plants)] * n_plants +
+                     [np.zeros(5)])
         assert np.allclose(filters[2, :, k], w_c, rtol=1e-6, atol=1e-9)
 
 
@@ -198,7 +201,7 @@ def test_two_driver_free_field_ctc_converges_to_the_analytic_inverse():
                           optimizer={"steps": 300, "learning_rate": 1e-2, "warmup_steps": 10},
                           weights=only("ctc_fidelity"))
     problem = build_problem(load_array("stereo_pair"), config)
-    h = problem.ear_nominal  # (F, 2, 2)
+    h = problem.ear_nominal[0]  # (F, 2, 2) of the nominal unit
     start = initial_params(config, problem)
     result = train(config, problem)
     _, ctc = export_taps(result.params, problem)
@@ -319,7 +322,8 @@ def test_a_huge_learning_rate_stops_cleanly_keeping_the_last_good_state(tmp_path
     assert "ctc_fidelity" in message and str(ckpt) in message
     step, params, _, history = _checkpointed_params(ckpt, config, problem)
     assert f"(step {step})" in message and all(h["step"] < step for h in history)
-    total, terms = jax.jit(make_loss(config, problem))(params, jnp.arange(config.design.batch))
+    batch = (jnp.arange(1), jnp.zeros(config.design.batch, int), jnp.arange(config.design.batch))
+    total, terms = jax.jit(make_loss(config, problem))(params, batch)
     assert np.isfinite(float(total)) and all(np.isfinite(float(v)) for v in terms.values())
 
 

@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 
 from evaluation import robustness
-from evaluation.system import evaluate_heldout
 from evaluation.baselines import least_squares_bank, no_processing_bank, side_scores
-from evaluation.system import real_source_ears
-from models import Zone, load_array, parse_array, place_listeners
-from renderer.filterbank import write_filterbank
+from evaluation.system import evaluate_heldout, real_source_ears
+from models import Zone, driver_model_names, load_array, parse_array, place_listeners
+from renderer.filterbank import read_filterbank, write_filterbank
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "robustness.py"
@@ -167,6 +166,22 @@ def small_bank(tmp_path_factory) -> Path:
     return path
 
 
+def test_model_gap_is_trained_worst_minus_held_out_worst(small_bank):
+    bank = read_filterbank(small_bank)
+    studio = load_array("studio")
+    manifest = {**bank.manifest, "metrics": {"training_models": ["piston", "cap_sphere"]}}
+    bank = type(bank)(bank.taps, bank.ctc_taps, manifest)
+    figures = robustness.model_gap_figures(studio, bank, "sphere", 30.0)
+    direct = {m: evaluate_heldout(studio, bank.taps, bank.ctc_taps, bank.sample_rate,
+                                  driver_model=m) for m in driver_model_names()}
+    assert figures["by_model"] == direct
+    trained = min(direct[m]["separation_nominal_db"] for m in ("piston", "cap_sphere"))
+    assert figures["gap"]["separation_nominal_db"] == pytest.approx(
+        trained - direct["baffle_edge"]["separation_nominal_db"])
+    worst_null = max(d["beam_null_db"] for d in direct.values())
+    assert figures["least_favourable"]["beam_null_db"] == worst_null
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
@@ -176,7 +191,7 @@ def test_report_builds_from_a_small_bank(small_bank, tmp_path):
     out = tmp_path / "study"
     start = time.perf_counter()
     done = run_cli("--filters", str(small_bank), "--out", str(out), "--grid", "7", "5",
-                   "--driver-error-draws", "2", "--compare", str(small_bank))
+                   "--unit-draws", "2", "--compare", str(small_bank))
     elapsed = time.perf_counter() - start
     assert done.returncode == 0, done.stderr
     assert elapsed < 30.0
@@ -194,7 +209,13 @@ def test_report_builds_from_a_small_bank(small_bank, tmp_path):
     assert metrics["designs"]["fb"] == metrics["designs"]["learned"]
     assert np.array(metrics["maps"]["separation_db"]).shape == (7, 5, 3)  # couch: 3 heights
     assert len(metrics["positions"]) == 45 * 3
+    # Every driver model judges the learned bank; the one it was made for is the trained one.
+    gap = metrics["model_gap"]["learned"]
+    assert set(gap["by_model"]) == set(driver_model_names())
+    assert gap["training_models"] == ["piston"]
+    assert set(metrics["model_gap"]) == {"learned", "least_squares", "fb"}
     html = (out / "report.html").read_text()
+    assert "Driver models" in html and "baffle_edge*" in html
     assert html.count("data:image/png;base64,") == 6
     assert not list(out.glob(".*tmp*"))  # no temporary files left behind
 
@@ -224,7 +245,7 @@ def test_room_study_is_added_to_the_report(small_bank, tmp_path):
                     "device_position_m = [0.4, 1.75, 0.9]\n")
     out = tmp_path / "study"
     done = run_cli("--filters", str(small_bank), "--out", str(out), "--grid", "3", "3",
-                   "--driver-error-draws", "0", "--room", str(room))
+                   "--unit-draws", "0", "--room", str(room))
     assert done.returncode == 0, done.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["room"]) == {"C with beamformer", "C without beamformer"}

@@ -190,3 +190,36 @@ def test_horizontal_only_file_interpolates_along_the_ring():
     err_db = 20 * np.log10(np.abs(head.relative_response(freqs, sources[None], C)[:, 0])
                            / np.abs(ref))
     assert np.abs(err_db[:, _split_by_ear(sources) > -0.2]).max() < 0.5
+
+
+def test_a_44k1_file_is_resampled_to_the_design_rate(tmp_path, head):
+    """The same sphere HRIRs at 44.1 kHz, resolved for a 48 kHz design: equal to the
+    48 kHz file's response at its measured directions (no interpolation) up to 15 kHz,
+    silent above the old Nyquist frequency instead of an error."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    from models.heads import resolve_head
+
+    grid = _grid()
+    ir48 = _sphere_hrirs(grid)
+    ir44 = resample_poly(ir48, 147, 160, axis=-1) * 160 / 147
+    assert gcd(44100, 48000) == 300
+    sofa = sofar.Sofa("SimpleFreeFieldHRIR")
+    sofa.Data_IR = ir44
+    sofa.SourcePosition = np.column_stack([grid, np.full(len(grid), RANGE_M)])
+    sofa.Data_SamplingRate = 44100
+    path = tmp_path / "sphere44k1.sofa"
+    sofar.write_sofa(str(path), sofa)
+    sources = _cartesian(grid[::7, 0], grid[::7, 1], RANGE_M)[None]
+    with pytest.raises(InputError, match="Nyquist frequency 22050"):
+        resolve_head(path).relative_response(np.array([24000.0]), sources, C)
+    resampled = resolve_head(path, 48000)
+    assert resampled.sample_rate_hz == 48000.0
+    freqs = np.array([500.0, 2000.0, 8000.0, 15000.0])
+    got = resampled.relative_response(freqs, sources, C)
+    ref = head.relative_response(freqs, sources, C)
+    assert np.max(np.abs(got - ref)) < 0.005 * np.max(np.abs(ref))
+    silent = resampled.relative_response(np.array([23500.0]), sources, C)
+    assert np.max(np.abs(silent)) < 0.01 * np.max(np.abs(ref))  # -40 dB

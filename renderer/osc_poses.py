@@ -1,0 +1,99 @@
+"""Live head poses over UDP: OSC messages ``/head/pose x y z yaw_deg`` (python-osc).
+
+A background thread keeps the latest pose; :meth:`OscPoseListener.pose` returns it while
+it is fresh and None once it is older than the staleness timeout, so a
+:class:`renderer.tracked.TrackedConvolver` falls back to its nominal cell when the
+tracker stops sending::
+
+    with OscPoseListener(9000) as poses:
+        while playing:
+            feeds = convolver.process(block, poses.pose())
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Callable
+
+import numpy as np
+from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_server import BlockingOSCUDPServer
+
+from models.errors import InputError
+
+ADDRESS = "/head/pose"
+
+
+class OscPoseListener:
+    """Listen on UDP ``host:port`` (port 0: any free port, see :attr:`port`) for
+    ``/head/pose x y z yaw_deg`` (metres in the device frame, degrees); a pose older than
+    ``timeout_s`` seconds of ``clock`` is stale. Messages that are not four finite numbers
+    are counted in :attr:`rejected` and otherwise ignored."""
+
+    def __init__(self, port: int, *, host: str = "127.0.0.1", timeout_s: float = 0.5,
+                 clock: Callable[[], float] = time.monotonic):
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise InputError(f"OSC port: expected an integer from 0 to 65535, got {port!r}")
+        if not (isinstance(timeout_s, (int, float)) and math.isfinite(timeout_s)
+                and timeout_s > 0):
+            raise InputError(f"OSC staleness timeout: expected a positive number of seconds, "
+                             f"got {timeout_s!r}")
+        self.timeout_s, self._clock = float(timeout_s), clock
+        self._lock = threading.Lock()
+        self._latest: np.ndarray | None = None
+        self._received_at = -math.inf
+        self.received = self.rejected = 0
+        dispatcher = Dispatcher()
+        dispatcher.map(ADDRESS, self._on_pose)
+        try:
+            self._server = BlockingOSCUDPServer((host, port), dispatcher)
+        except OSError as exc:
+            raise InputError(f"OSC {host}:{port}: cannot listen for head poses "
+                             f"({exc.strerror or exc})") from None
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True,
+                                        name=f"osc-poses-{self.port}")
+
+    @property
+    def port(self) -> int:
+        """The UDP port listened on."""
+        return int(self._server.server_address[1])
+
+    def start(self) -> OscPoseListener:
+        """Start the background thread; returns self."""
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop the thread and release the port."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join()
+        self._server.server_close()
+
+    def __enter__(self) -> OscPoseListener:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def pose(self) -> np.ndarray | None:
+        """The latest pose (4,) x, y, z (m), yaw (deg), or None if none arrived within
+        the last ``timeout_s`` seconds."""
+        with self._lock:
+            if self._clock() - self._received_at > self.timeout_s:
+                return None
+            return self._latest
+
+    def _on_pose(self, address: str, *args) -> None:
+        if len(args) != 4 or not all(isinstance(a, (int, float)) and not isinstance(a, bool)
+                                     and math.isfinite(a) for a in args):
+            with self._lock:
+                self.rejected += 1
+            return
+        pose = np.array(args, dtype=float)
+        with self._lock:
+            self._latest, self._received_at = pose, self._clock()
+            self.received += 1
