@@ -66,12 +66,14 @@ def main(args) -> int:
         jack_server._stop(process)
     sweeps = len(array.drivers) * args.repeats
     audio = sweeps * (args.sweep_seconds + TAIL_MS / 1000)
-    replayed = re.search(r"(\d+) sweep\(s\) were played again", done.stderr)
+    found = re.search(r"(\d+) sweep\(s\) were played again", done.stderr)
+    replayed = int(found.group(1)) if found else 0
+    again = replayed * (args.sweep_seconds + TAIL_MS / 1000)
     print(f"one pose, {len(array.drivers)} drivers, {args.sweep_seconds:g} s sweeps, "
           f"{args.repeats} repeats, JACK dummy period {args.period}")
     print(f"wall time {wall:.1f} s (goal < 40 s); sweeps alone {audio:.1f} s "
-          f"(ratio {wall / audio:.2f}); sweeps played again after dropouts: "
-          f"{replayed.group(1) if replayed else 0}")
+          f"(ratio {wall / audio:.2f}); {replayed} sweep(s) played again after dropouts "
+          f"({again:.1f} s): {wall - again:.1f} s without them")
     ref = np.zeros((2, len(array.drivers), measured.ir.shape[2]))
     ref[..., :firs.shape[-1]] = firs
     got = measured.ir[0].transpose(0, 2, 1)
