@@ -22,7 +22,7 @@ from renderer.sinesweep import (Sweep, deconvolve, impulse_response, loopback_re
 CLIP_LEVEL = 0.999  # a recorded sample this close to full scale counts as clipped
 MIN_PEAK_TO_NOISE_DB = 20.0  # below this a recording holds no response (wrong cable)
 MAX_TRIES = 2  # a sweep during which the server reported xruns is played once more
-MAX_LOOPBACK_TRIES = 5  # a sweep whose loopback shows a dropout is played again this often
+MAX_LOOPBACK_TRIES = 8  # a sweep whose loopback shows a dropout is played again this often
 MAX_REPEAT_SPREAD_DB = -20.0  # repeats differing more than this: a dropout or movement
 MAX_LOOPBACK_RESIDUAL_DB = -50.0  # a loopback response less clean than this: a dropout
 
@@ -91,7 +91,7 @@ def measure_drivers(play_record: PlayRecordFn, sweep: Sweep, *, driver_names: Se
         for r, recording in enumerate(recordings):
             response = deconvolve(recording, sweep)
             ratios[d] = np.minimum(ratios[d], _check_signal(
-                response, latencies[d, r], n_samples, input_names, name))
+                response, latencies[d, r], n_samples, sweep, input_names, name))
             for i in range(n_inputs):
                 irs[d, r, i] = impulse_response(response[i], int(latencies[d, r, i]),
                                                 n_samples, sweep)
@@ -130,18 +130,19 @@ def _play_checked(play_record: PlayRecordFn, signals: np.ndarray, sweep: Sweep,
     for tries in range(1, MAX_LOOPBACK_TRIES + 1):
         recording, xruns = play_record(signals)
         response = deconvolve(recording[-1], sweep)
-        lag = peak_latency(response)
-        if not peak_to_noise_db(response, lag, 1) >= MIN_PEAK_TO_NOISE_DB:
+        lag = peak_latency(response, sweep)
+        if not peak_to_noise_db(response, lag, 1, sweep) >= MIN_PEAK_TO_NOISE_DB:
             raise InputError(f"--loopback: no signal from {loopback[0]!r} at {loopback[1]!r} "
                              f"while driver {driver!r} played: check the loopback cable; "
                              f"nothing was written")
         residual = loopback_residual_db(response, lag, sweep)
         if residual <= MAX_LOOPBACK_RESIDUAL_DB:
             return recording, xruns, tries, lag
-    raise InputError(f"--loopback: the loopback response {loopback[0]!r} -> {loopback[1]!r} "
-                     f"was not a clean impulse in {MAX_LOOPBACK_TRIES} sweeps of driver {driver!r} "
-                     f"({residual:.0f} dB of its energy away from its peak, at most "
-                     f"{MAX_LOOPBACK_RESIDUAL_DB:.0f} dB expected): dropouts (xruns) or not a "
+    raise InputError(f"--loopback: in every one of {MAX_LOOPBACK_TRIES} sweeps of driver "
+                     f"{driver!r} the loopback response {loopback[0]!r} -> {loopback[1]!r} "
+                     f"was not a clean impulse (the last: {residual:.0f} dB of its energy away "
+                     f"from its peak, at most {MAX_LOOPBACK_RESIDUAL_DB:.0f} dB expected): "
+                     f"dropouts (close other programs or raise the server's period) or not a "
                      f"plain cable; nothing was written")
 
 
@@ -161,10 +162,10 @@ def _check_clipping(peak: np.ndarray, names: Sequence[str], driver: str) -> None
                              f"nothing was written")
 
 
-def _check_signal(response: np.ndarray, latency: np.ndarray, n_samples: int,
+def _check_signal(response: np.ndarray, latency: np.ndarray, n_samples: int, sweep: Sweep,
                   names: Sequence[str], driver: str) -> np.ndarray:
     """(inputs,) peak-to-noise ratios in dB; InputError where one is too low."""
-    ratios = np.array([peak_to_noise_db(r, int(lag), n_samples)
+    ratios = np.array([peak_to_noise_db(r, int(lag), n_samples, sweep)
                        for r, lag in zip(response, latency)])
     for ratio, name in zip(ratios, names):
         if not ratio >= MIN_PEAK_TO_NOISE_DB:  # NaN (silence) fails too

@@ -21,6 +21,7 @@ import numpy as np
 from models.errors import InputError
 
 _CAPTURE, _PLAYBACK = 0, 1  # jack_latency_callback_mode_t
+WARM_UP_S = 0.3  # silence played after connecting, before any measurement
 
 
 class _LatencyRange(ctypes.Structure):
@@ -71,6 +72,8 @@ class PlayRecord:
                 self.client.connect(own, target)
             for own, source in zip(self._ins, sources):
                 self.client.connect(source, own)
+            # Let the new graph settle: the first cycles of a new client are often late.
+            self.play_record(np.zeros((len(self._outs), int(WARM_UP_S * self.sample_rate_hz))))
         except BaseException:
             self.close()
             raise
@@ -87,7 +90,7 @@ class PlayRecord:
                     timeout_s: float | None = None) -> tuple[np.ndarray, int]:
         """Play (outputs, n) ``signals`` from the next cycle on; return the (inputs, n)
         recording of the same cycles and the number of xruns the server reported meanwhile
-        (a recording with xruns has gaps). InputError if the server stops processing."""
+        (a recording with xruns may have gaps). InputError if the server stops processing."""
         play = np.ascontiguousarray(signals, dtype=np.float32)
         if play.ndim != 2 or play.shape[0] != len(self._outs):
             raise InputError(f"play_record: expected ({len(self._outs)}, n) signals, got "

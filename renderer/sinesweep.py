@@ -74,18 +74,26 @@ def exponential_sweep(sample_rate_hz: int, duration_s: float, *, f_start_hz: flo
 
 
 def deconvolve(recordings: np.ndarray, sweep: Sweep) -> np.ndarray:
-    """The circular response (..., L) of recordings (..., L) of ``sweep`` (which started at
-    sample 0), L >= the sweep's length: linear response at [0, L - len(sweep)), harmonic
-    distortion products at negative times (the end)."""
+    """The response (..., L) to ``sweep`` (started at sample 0) of recordings (..., L),
+    L > the sweep's length, in circular order: positive times at ``[0, L - len(sweep))``
+    (the tail after the sweep: linear response, then noise), negative times, with the
+    harmonic distortion products, in the last ``len(sweep)`` samples."""
     y = np.asarray(recordings, dtype=float)
-    if y.shape[-1] < sweep.signal.size:
-        raise InputError(f"recording: expected at least the sweep's {sweep.signal.size} "
-                         f"samples, got {y.shape[-1]}")
-    n_fft = next_fast_len(y.shape[-1], real=True)
+    length, n_sweep = y.shape[-1], sweep.signal.size
+    if length <= n_sweep:
+        raise InputError(f"recording: expected more than the sweep's {n_sweep} samples, "
+                         f"got {length}")
+    n_fft = next_fast_len(length, real=True)
     x = rfft(sweep.signal.astype(float), n_fft)
     power = np.abs(x) ** 2
     inverse = np.conj(x) / (power + REGULARISATION * power.max()) * _band(sweep, n_fft)
-    return irfft(rfft(y, n_fft, axis=-1) * inverse, n_fft, axis=-1)
+    full = irfft(rfft(y, n_fft, axis=-1) * inverse, n_fft, axis=-1)
+    return np.concatenate([full[..., :length - n_sweep], full[..., n_fft - n_sweep:]], axis=-1)
+
+
+def tail_length(response: np.ndarray, sweep: Sweep) -> int:
+    """Samples of positive time in a :func:`deconvolve` result."""
+    return response.shape[-1] - sweep.signal.size
 
 
 def impulse_response(response: np.ndarray, latency: int, n_samples: int,
@@ -98,26 +106,31 @@ def impulse_response(response: np.ndarray, latency: int, n_samples: int,
         raise InputError(f"impulse response length {n_samples} samples would overlap the 2nd "
                          f"harmonic distortion product {lead} samples before it: use a longer "
                          f"sweep or a shorter response")
-    if latency < 0 or latency + n_samples > response.shape[-1]:
-        raise InputError(f"latency {latency} samples: the response window ends after the "
-                         f"recording ({response.shape[-1]} samples)")
+    tail = tail_length(response, sweep)
+    if latency < 0 or latency + n_samples > tail:
+        raise InputError(f"the response window (latency {latency} + {n_samples} samples) ends "
+                         f"after the recording's tail of {tail} samples: record a longer tail")
     ir = response[..., latency:latency + n_samples].copy()
     fade = n_samples // 8
     ir[..., n_samples - fade:] *= np.cos(0.5 * np.pi * np.arange(1, fade + 1) / fade) ** 2
     return ir
 
 
-def peak_latency(response: np.ndarray) -> int:
-    """Index of the largest magnitude of a loopback response (L,): the round-trip latency
-    in samples, for a loopback cable whose own delay is negligible."""
-    return int(np.argmax(np.abs(response)))
+def peak_latency(response: np.ndarray, sweep: Sweep) -> int:
+    """Where the magnitude of a loopback response (L,) peaks in its positive times: the
+    round-trip latency in samples, for a loopback cable whose own delay is negligible."""
+    return int(np.argmax(np.abs(response[:tail_length(response, sweep)])))
 
 
-def peak_to_noise_db(response: np.ndarray, latency: int, n_samples: int) -> np.ndarray:
-    """(...,) peak of the response window over the RMS of the noise after it (the second
-    half of the positive-time part past the window; harmonics lie at negative times)."""
-    start = latency + n_samples
-    stop = start + (response.shape[-1] - start) // 2
+def peak_to_noise_db(response: np.ndarray, latency: int, n_samples: int,
+                     sweep: Sweep) -> np.ndarray:
+    """(...,) peak of the window ``[latency, latency + n_samples)`` over the RMS of what
+    follows it in the tail (noise: harmonics lie at negative times), dB."""
+    start, stop = latency + n_samples, tail_length(response, sweep)
+    if stop - start < int(1e-3 * sweep.sample_rate_hz):
+        raise InputError(f"the recording's tail ({stop} samples) leaves no room for the noise "
+                         f"after the response window (latency {latency} + {n_samples} "
+                         f"samples): record a longer tail")
     peak = np.max(np.abs(response[..., latency:start]), axis=-1)
     noise = np.sqrt(np.mean(response[..., start:stop] ** 2, axis=-1))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -127,8 +140,9 @@ def peak_to_noise_db(response: np.ndarray, latency: int, n_samples: int) -> np.n
 def loopback_residual_db(response: np.ndarray, lag: int, sweep: Sweep) -> float:
     """How far a loopback response (L,) with its peak at ``lag`` is from a clean impulse:
     after a smooth band-pass (100 Hz to 0.6 Nyquist, so the band edges' ringing stays
-    short), the energy 20-100 ms either side of the peak (less the noise energy there,
-    estimated 100-200 ms after it) over the energy within 20 ms of it, dB.
+    short), the energy 20-100 ms either side of the peak over the energy within 20 ms of
+    it, dB. Where the tail holds 50 ms more, their noise energy is subtracted (at most
+    10 dB of it), so a noisy loop is not taken for a dropout.
 
     A clean loop (a cable, converters, a fractional delay) gives about -57 dB; a dropout,
     a skipped or a repeated period during the sweep gives -47 to -30 dB.
@@ -138,15 +152,19 @@ def loopback_residual_db(response: np.ndarray, lag: int, sweep: Sweep) -> float:
     low = np.clip(np.log2(np.maximum(f, 1e-9) / 50.0), 0.0, 1.0)
     high = np.clip((0.75 - f / (fs / 2)) / 0.15, 0.0, 1.0)
     smooth = np.sin(0.5 * np.pi * low) ** 2 * np.sin(0.5 * np.pi * high) ** 2
+    filtered = irfft(rfft(response) * smooth, response.size)
+    tail = tail_length(response, sweep)
     near, far = int(0.02 * fs), int(0.1 * fs)
-    centred = np.roll(irfft(rfft(response) * smooth, response.size), 2 * far - lag)
     before = min(far, int(0.5 * sweep.harmonic_lead_s(2) * fs))  # harmonics stay out
-    main = np.sum(centred[2 * far - near:2 * far + near + 1] ** 2)
-    side = np.concatenate([centred[2 * far - before:2 * far - near],
-                           centred[2 * far + near + 1:3 * far]])
-    noise = np.mean(centred[3 * far:4 * far] ** 2)
-    rest = max(np.sum(side ** 2) - noise * side.size, 1e-300 * main)
-    return float(10 * np.log10(rest / main))
+    after = min(lag + far, tail)
+    main = np.sum(np.take(filtered, np.arange(lag - near, lag + near + 1), mode="wrap") ** 2)
+    side = np.concatenate([np.take(filtered, np.arange(lag - before, lag - near), mode="wrap"),
+                           filtered[lag + near + 1:after]])
+    rest = np.sum(side ** 2)
+    if tail - after >= int(0.05 * fs):
+        noise = np.mean(filtered[after:tail] ** 2) * side.size
+        rest = max(rest - noise, 0.1 * rest)
+    return float(10 * np.log10(max(rest, 1e-300 * main) / main))
 
 
 def _band(sweep: Sweep, n_fft: int) -> np.ndarray:

@@ -88,6 +88,9 @@ def test_window_overlapping_the_second_harmonic_is_refused():
     sweep = exponential_sweep(FS, 0.3)
     with pytest.raises(InputError, match="would overlap the 2nd harmonic distortion product"):
         impulse_response(np.zeros(30000), 0, 2000, sweep)
+    sweep = exponential_sweep(FS, 1.0)
+    with pytest.raises(InputError, match="ends after the recording's tail of 1000 samples"):
+        impulse_response(np.zeros(FS + 1000), 500, 960, sweep)
 
 
 def test_loopback_detector_passes_clean_loops_and_catches_dropouts():
@@ -101,7 +104,7 @@ def test_loopback_detector_passes_clean_loops_and_catches_dropouts():
     results = {}
     for name, rec in (("clean", clean), ("dropout", dropout), ("jump", jump)):
         response = deconvolve(rec, sweep)
-        results[name] = loopback_residual_db(response, peak_latency(response), sweep)
+        results[name] = loopback_residual_db(response, peak_latency(response, sweep), sweep)
     assert results["clean"] < -55
     assert results["dropout"] > -45 and results["jump"] > -45
 
@@ -128,7 +131,7 @@ class FakePath:
         call, self.calls = self.calls, self.calls + 1
         if call < len(self.damage) and self.damage[call]:
             rec[:, n // 2:n // 2 + self.lost] = 0.0
-        return rec.astype(np.float32), (self.xruns[call] if call < len(self.xruns) else 0)
+        return rec.astype(np.float32), self.xruns[call] if call < len(self.xruns) else 0
 
 
 def _measure(path, sweep, **kwargs):
@@ -152,9 +155,10 @@ def test_simulated_measurement_recovers_firs_and_replays_dropouts(firs):
 
 def test_reported_latency_is_removed(firs):
     sweep = exponential_sweep(FS, 0.5)
-    path = FakePath(firs, delay=700, xruns=[1, 0])
+    path = FakePath(firs, delay=700, xruns=[1, 0, 0, 1, 1])
     result = _measure(path, sweep, loopback=None, latency=np.full((5, 2), 700))
-    assert path.calls == 6 and result.replayed == 1 and result.xrun_sweeps == 0
+    # d0: an xrun, then clean; d1: clean; d2: xruns twice (kept after MAX_TRIES tries)
+    assert path.calls == 7 and result.replayed == 2 and result.xrun_sweeps == 1
     assert np.argmax(np.abs(result.ir[0, :, 3])) == np.argmax(np.abs(firs[0, 3]))
 
 
@@ -180,11 +184,12 @@ def test_clipping_silence_and_a_dead_loopback_are_refused(firs):
         _measure(dead_loop, sweep)
 
 
-def test_repeats_that_disagree_are_refused(firs):
+def test_damaged_sweeps_and_repeats_that_disagree_are_refused(firs):
     sweep = exponential_sweep(FS, 0.5)
-    path = FakePath(firs, damage=[False, True, True, True, True, True, True])
-    with pytest.raises(InputError, match=r"loopback response 'lo' -> 'li' was not a clean "
-                                         r"impulse in 5 sweeps of driver 'd0'"):
+    path = FakePath(firs, damage=[False] + [True] * 8)  # 2nd repeat of d0 damaged 8 times
+    with pytest.raises(InputError, match=r"in every one of 8 sweeps of driver 'd0' the "
+                                         r"loopback response 'lo' -> 'li' was not a clean "
+                                         r"impulse \(the last: -[0-9]+ dB"):
         _measure(path, sweep, repeats=2)
     # Without a loopback a dropout shows only as repeats that differ: the first repeat's
     # second try (kept after two xruns) loses a quarter of the sweep, the second is clean.
