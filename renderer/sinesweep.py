@@ -109,7 +109,8 @@ def impulse_response(response: np.ndarray, latency: int, n_samples: int,
     tail = tail_length(response, sweep)
     if latency < 0 or latency + n_samples > tail:
         raise InputError(f"the response window (latency {latency} + {n_samples} samples) ends "
-                         f"after the recording's tail of {tail} samples: record a longer tail")
+                         f"after the recording's tail of {tail} samples: record a longer tail "
+                         f"(--tail-ms)")
     ir = response[..., latency:latency + n_samples].copy()
     fade = n_samples // 8
     ir[..., n_samples - fade:] *= np.cos(0.5 * np.pi * np.arange(1, fade + 1) / fade) ** 2
@@ -130,7 +131,7 @@ def peak_to_noise_db(response: np.ndarray, latency: int, n_samples: int,
     if stop - start < int(1e-3 * sweep.sample_rate_hz):
         raise InputError(f"the recording's tail ({stop} samples) leaves no room for the noise "
                          f"after the response window (latency {latency} + {n_samples} "
-                         f"samples): record a longer tail")
+                         f"samples): record a longer tail (--tail-ms)")
     peak = np.max(np.abs(response[..., latency:start]), axis=-1)
     noise = np.sqrt(np.mean(response[..., start:stop] ** 2, axis=-1))
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -95,6 +95,10 @@ def main(args: argparse.Namespace) -> int:
                              ("--tail-ms", args.tail_ms, 1.0), ("--f-start", args.f_start, 1.0)):
         if not value >= low:
             raise InputError(f"{name}: expected at least {low:g}, got {value}")
+    if args.tail_ms < args.ir_ms + 10:
+        raise InputError(f"--tail-ms: expected at least --ir-ms + 10 ms ({args.ir_ms + 10:g}; the "
+                         f"tail holds the latency, the response and the noise after it), got "
+                         f"{args.tail_ms:g}")
     place = _far_field_place(args) if args.far_field else _pose(args.pose)
     check_output_dir(args.out)
     existing = _existing(args, array)

@@ -184,6 +184,7 @@ def _argv(out, *extra):
     (["--far-field", "--inputs", "m"], "--far-field: needs --azimuth DEG and --radius M"),
     (["--repeats", "0"], "--repeats: expected at least 1, got 0"),
     (["--loopback", "x"], "--loopback: expected OUT_PORT,IN_PORT, got 'x'"),
+    (["--tail-ms", "30"], "--tail-ms: expected at least --ir-ms + 10 ms (50; the tail holds"),
     (["--server", "soundstage-no-such-server"],
      "JACK: no server named 'soundstage-no-such-server' is running"),
 ])
