@@ -121,18 +121,7 @@ def main(args: argparse.Namespace) -> int:
             raise InputError(f"{args.out}: its responses are {existing.ir.shape[-2]} samples "
                              f"long, --ir-ms {args.ir_ms:g} gives {n_samples}; use --ir-ms "
                              f"{existing.ir.shape[-2] / fs * 1e3:g}")
-        if loopback is None:
-            playback, capture = audio.reported_latency()
-            latency = playback[:len(outputs), None] + capture[None, :len(inputs)]
-            how = (f"the latency the JACK server reports ({int(latency.min())} to "
-                   f"{int(latency.max())} samples: playback + capture latency of the ports)")
-            print(f"round-trip latency reported by the JACK server: {int(latency.min())} to "
-                  f"{int(latency.max())} samples (without --loopback this is removed; "
-                  f"converter delays it does not know stay in the responses)", file=sys.stderr)
-        else:
-            latency = None
-            how = (f"the latency measured on every sweep through the loopback "
-                   f"{loopback[0]} -> {loopback[1]}")
+        latency, how = _latency(audio, loopback, len(outputs), len(inputs))
 
         print(f"measuring {len(outputs)} drivers x {args.repeats} sweep(s) of "
               f"{args.sweep_seconds:g} s at {fs} Hz", file=sys.stderr)
@@ -149,8 +138,11 @@ def main(args: argparse.Namespace) -> int:
         print(f"{result.replayed} sweep(s) were played again after xruns or dropouts",
               file=sys.stderr)
     if result.xrun_sweeps:
-        print(f"warning: the server reported xruns during {result.xrun_sweeps} sweep(s) even "
-              f"when played again; their repeats agree, so they were kept", file=sys.stderr)
+        guard = ("their loopback responses were clean" if loopback else
+                 "their repeats agree" if args.repeats > 1 else
+                 "nothing checks them without --loopback or --repeats 2")
+        print(f"warning: the server reported xruns during {result.xrun_sweeps} sweep(s) "
+              f"(kept: {guard})", file=sys.stderr)
     removed = np.unique(result.latency)
     comment = (f"{_label(args)}: measured by soundstage scripts/measure.py on "
                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; exponential sweep "
@@ -171,6 +163,23 @@ def main(args: argparse.Namespace) -> int:
     print(f"wrote {args.out}: {count}, {n_samples} samples at {fs} Hz; latency removed "
           f"{', '.join(str(v) for v in removed)} samples; took {time.monotonic() - started:.1f} s")
     return 0
+
+
+def _latency(audio: PlayRecord, loopback, n_outputs: int,
+             n_inputs: int) -> tuple[np.ndarray | None, str]:
+    """(drivers, inputs) latency the server reports, or None to measure it on the loopback;
+    and how the latency is found, for the file's comment."""
+    if loopback is not None:
+        return None, (f"the latency measured on every sweep through the loopback "
+                      f"{loopback[0]} -> {loopback[1]}")
+    playback, capture = audio.reported_latency()
+    latency = playback[:n_outputs, None] + capture[None, :n_inputs]
+    low, high = int(latency.min()), int(latency.max())
+    print(f"round-trip latency reported by the JACK server: {low} to {high} samples (without "
+          f"--loopback this is removed; converter delays it does not know stay in the "
+          f"responses)", file=sys.stderr)
+    return latency, (f"the latency the JACK server reports ({low} to {high} samples: "
+                     f"playback + capture latency of the ports)")
 
 
 def _ports(text: str, option: str) -> list[str]:
