@@ -12,37 +12,42 @@ and never touch ``S``, so C is uncorrelated with L - R whenever L and R have equ
 * ``"mid_side"``: the same with g = 1 everywhere: ``C = (L + R) / sqrt(2)``,
   ``L = (L - R) / 2``, ``R = (R - L) / 2``; no latency.
 
-The STFT uses a square-root periodic Hann window for analysis and synthesis at 75 %
+The STFT uses a square-root periodic Hann window for analysis and synthesis at 50 %
 overlap, which reconstructs the input exactly when g = 1. Streaming output is the
 offline output delayed by :attr:`Upmixer.latency` samples (``frame - 1``), for any block
-length.
+length. Up to :data:`CHUNK` frames are processed per vectorised step in buffers allocated
+once, so a block given with ``out=`` allocates no array memory at all (real-time use).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-import scipy.fft as sfft
-from numpy.lib.stride_tricks import sliding_window_view
-from scipy.ndimage import uniform_filter1d
-from scipy.signal import get_window, lfilter
+from scipy.signal import get_window
 
 from models.errors import InputError
 
 MODES = ("frequency", "mid_side")
-OVERLAP = 4  # frames overlapping each sample (hop = frame / 4)
+OVERLAP = 2  # frames overlapping each sample (hop = frame / 2)
+CHUNK = 16  # STFT frames per vectorised step
+DEFAULT_FRAME = 1024  # 21.3 ms latency at 48 kHz
+LOW_LATENCY_FRAME = 256  # 5.3 ms latency at 48 kHz (TV, lip sync); coarser bins
+SQRT2 = 2.0 ** 0.5  # a Python float: NumPy scalars would promote float32 work to float64
 
 
 class Upmixer:
     """Streaming stereo -> (L, R, C) upmixer with a fixed latency.
 
     sample_rate: Hz; mode: one of :data:`MODES`; frame: STFT length in samples (a
-    multiple of 4, at least 64); smoothing_s: time constant of the recursive averaging of
+    multiple of 2, at least 64); smoothing_s: time constant of the recursive averaging of
     the cross-spectra, seconds; smoothing_bins: odd width of the moving average of the
-    cross-spectra across frequency bins.
+    cross-spectra across frequency bins; dtype: float32 or float64 arithmetic (a name, so
+    the defaults stay JSON: training records them in the bank's manifest).
     """
 
-    def __init__(self, sample_rate: int, *, mode: str = "frequency", frame: int = 1024,
-                 smoothing_s: float = 0.1, smoothing_bins: int = 3):
+    def __init__(self, sample_rate: int, *, mode: str = "frequency", frame: int = DEFAULT_FRAME,
+                 smoothing_s: float = 0.1, smoothing_bins: int = 3, dtype: str = "float32"):
         if mode not in MODES:
             raise InputError(f"upmix mode: expected one of {', '.join(MODES)}, got {mode!r}")
         if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) \
@@ -57,95 +62,299 @@ class Upmixer:
                 and smoothing_bins % 2):
             raise InputError(f"upmix smoothing_bins: expected an odd integer >= 1, "
                              f"got {smoothing_bins!r}")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise InputError(f"upmix dtype: expected float32 or float64, got {self.dtype}")
         self.mode = mode
         self.frame = int(frame)
         self.hop = self.frame // OVERLAP
         self.latency = self.frame - 1 if mode == "frequency" else 0
-        self._window = np.sqrt(get_window("hann", self.frame, fftbins=True))
-        # sqrt-Hann analysis x synthesis = Hann, which sums to OVERLAP / 2 at this hop.
-        self._synthesis = self._window * (2.0 / OVERLAP)
-        self._alpha = float(np.exp(-self.hop / (smoothing_s * sample_rate))) if smoothing_s else 0.0
-        self._bins = int(smoothing_bins)
+        alpha = float(np.exp(-self.hop / (smoothing_s * sample_rate))) if smoothing_s else 0.0
+        self._extract = _CentreExtractor(self.frame, alpha, int(smoothing_bins), self.dtype)
+        held, step = self.frame - self.hop, CHUNK * self.hop
+        # Ping-pong pairs: moving a tail to the front never copies onto itself.
+        self._inputs = [np.zeros((2, held + step), self.dtype) for _ in range(2)]
+        self._olas = [np.zeros((3, held + step), self.dtype) for _ in range(2)]
+        self._fifos = [np.zeros((3, self.frame - 1 + step), self.dtype) for _ in range(2)]
         self.reset()
 
     def reset(self) -> None:
         """Forget all past input: the next sample is the first of a new stream."""
         held = self.frame - self.hop
-        self._input = np.zeros((2, held))  # the last frame - hop samples, then pending ones
-        self._ola = np.zeros((3, held))  # overlap-add tail still waiting for later frames
-        self._fifo = np.zeros((3, self.hop - 1))  # finished output not yet returned
+        for buf in (*self._inputs, *self._olas, *self._fifos):
+            buf[:] = 0.0
+        self._extract.reset()
+        self._fill = held  # valid input samples: the last frame - hop, then pending ones
+        self._ready = self.hop - 1  # finished output samples waiting in the fifo
         self._muted = held  # finished samples that precede the stream start
-        self._stats = np.zeros((4, self.frame // 2 + 1))  # smoothed |L|^2, |R|^2, L R* (re, im)
 
-    def process(self, block) -> np.ndarray:
-        """Upmix one block of any length: ``(2, n)`` L, R in, ``(3, n)`` L, R, C out."""
+    def process(self, block, out: np.ndarray | None = None) -> np.ndarray:
+        """Upmix one block of any length: ``(2, n)`` L, R in, ``(3, n)`` L, R, C out.
+
+        ``out``, a ``(3, n)`` array of this upmixer's dtype, receives the result (no
+        allocation); otherwise a new array is returned."""
         block = _check_stereo(block)
+        n = block.shape[1]
+        if out is None:
+            out = np.empty((3, n), self.dtype)
+        elif out.shape != (3, n) or out.dtype != self.dtype:
+            raise InputError(f"upmix out: expected a {self.dtype} array of shape (3, {n}), "
+                             f"got {out.dtype} {out.shape}")
         if self.mode == "mid_side":
-            return mid_side(block)
-        buf = np.concatenate([self._input, block], axis=1)
+            _mid_side_into(block, out)
+            return out
         held = self.frame - self.hop
-        n_frames = (buf.shape[1] - held) // self.hop
-        done = np.zeros((3, 0))
-        if n_frames:
-            frames = sliding_window_view(buf, self.frame, axis=-1)[:, ::self.hop][:, :n_frames]
-            out = self._frames(frames)  # (3, n_frames, frame)
-            acc = np.zeros((3, n_frames + OVERLAP - 1, self.hop))
+        start = 0
+        while start < n:
+            piece = min(n - start, held + CHUNK * self.hop - self._fill)
+            self._step(block[:, start:start + piece], out[:, start:start + piece])
+            start += piece
+        return out
+
+    def _step(self, block: np.ndarray, out: np.ndarray) -> None:
+        """Take in ``block`` (fits the input buffer), run the whole frames, emit as many."""
+        n, hop, held = block.shape[1], self.hop, self.frame - self.hop
+        buf = self._inputs[0]
+        buf[:, self._fill:self._fill + n] = block
+        self._fill += n
+        m = (self._fill - held) // hop
+        if m:
+            frames = _frames(buf[:, :held + m * hop], self.frame, hop)
+            synth = self._extract.run(frames)  # (3, m, frame)
+            ola, spare = self._olas
             for j in range(OVERLAP):
-                acc[:, j:j + n_frames] += out[..., j * self.hop:(j + 1) * self.hop]
-            acc = acc.reshape(3, -1)
-            acc[:, :held] += self._ola
-            done, self._ola = acc[:, :n_frames * self.hop], acc[:, n_frames * self.hop:]
-            mute = min(self._muted, done.shape[1])
+                part = ola[:, j * hop:(j + m) * hop].reshape(3, m, hop)
+                np.add(part, synth[..., j * hop:(j + 1) * hop], out=part)
+            done = ola[:, :m * hop]
+            mute = min(self._muted, m * hop)
             done[:, :mute] = 0.0
             self._muted -= mute
-            self._input = buf[:, n_frames * self.hop:]
-        else:
-            self._input = buf
-        fifo = np.concatenate([self._fifo, done], axis=1)
-        n = block.shape[1]
-        self._fifo = fifo[:, n:]
-        return fifo[:, :n]
+            self._fifos[0][:, self._ready:self._ready + m * hop] = done
+            self._ready += m * hop
+            spare[:, :held] = ola[:, m * hop:m * hop + held]
+            spare[:, held:] = 0.0
+            self._olas.reverse()
+            rest = self._fill - m * hop
+            self._inputs[1][:, :rest] = buf[:, m * hop:self._fill]
+            self._inputs.reverse()
+            self._fill = rest
+        fifo, spare = self._fifos
+        out[...] = fifo[:, :n]
+        self._ready -= n
+        spare[:, :self._ready] = fifo[:, n:n + self._ready]
+        self._fifos.reverse()
 
-    def _frames(self, frames: np.ndarray) -> np.ndarray:
-        """(2, m, frame) windowed input frames -> (3, m, frame) synthesis-windowed output."""
-        spec = sfft.rfft(frames * self._window, axis=-1)  # (2, m, F)
+
+class _CentreExtractor:
+    """The per-bin centre extraction for up to :data:`CHUNK` frames per call, in buffers
+    allocated once; the recursive smoothing across frames is one matrix product per call."""
+
+    def __init__(self, frame: int, alpha: float, bins: int, dtype: np.dtype):
+        self.frame, self.bins = frame, bins
+        f = self.bins_out = frame // 2 + 1
+        window = np.sqrt(get_window("hann", frame, fftbins=True))
+        # sqrt-Hann analysis x synthesis = Hann, which sums to OVERLAP / 2 at this hop.
+        # Both are tiled over frames: broadcasting ufuncs allocate iterator buffers.
+        # stats[t] = alpha stats[t - 1] + (1 - alpha) x[t] for t < CHUNK, as one product
+        # with the column of the state before the chunk (stats[-1]) in front.
+        lag = np.arange(CHUNK)[:, None] - np.arange(-1, CHUNK)[None, :]
+        weight = np.where(lag >= 0, (1.0 - alpha) * alpha ** np.maximum(lag, 0), 0.0)
+        weight[:, 0] = alpha ** np.arange(1, CHUNK + 1)
+        self.smoothers = [np.ascontiguousarray(weight[:m, :m + 1], dtype)
+                          for m in range(CHUNK + 1)]  # (m, m + 1) for m frames
+        cplx = np.result_type(dtype, np.complex64)
+        pad = bins - 1
+        self._flat = {  # name: (flat buffer, shape for m frames)
+            "analysis": (np.tile(window, 2 * CHUNK), lambda m: (2, m, frame)),
+            "synthesis": (np.tile(window * (2.0 / OVERLAP), 3 * CHUNK).astype(dtype),
+                          lambda m: (3, m, frame)),
+            # The forward FFT runs in float64: NumPy's float32 rfft copies its input.
+            "windowed": (np.empty(2 * CHUNK * frame), lambda m: (2, m, frame)),
+            "spec64": (np.empty(2 * CHUNK * f, np.complex128), lambda m: (2, m, f)),
+            "spec": (np.empty(2 * CHUNK * f, cplx), lambda m: (2, m, f)),
+            "raw": (np.empty(4 * CHUNK * (f + pad), dtype), lambda m: (4, m, f + pad)),
+            "smoothed": (np.empty(4 * (CHUNK + 1) * f, dtype), lambda m: (4, m + 1, f)),
+            "stats": (np.empty(4 * CHUNK * f, dtype), lambda m: (4, m, f)),
+            "real": (np.empty(9 * CHUNK * f, dtype), lambda m: (9, m, f)),
+            "cplx": (np.empty(4 * CHUNK * f, cplx), lambda m: (4, m, f)),
+            "bands": (np.empty(3 * CHUNK * f, cplx), lambda m: (3, m, f)),
+            "synth": (np.empty(3 * CHUNK * frame, dtype), lambda m: (3, m, frame)),
+        }
+        self.last = np.zeros((4, f), dtype)  # smoothed |L|^2, |R|^2, Re L R*, Im L R*
+        self.tiny = float(np.finfo(dtype).tiny)
+
+    def reset(self) -> None:
+        self.last[:] = 0.0
+
+    def _buf(self, name: str, m: int) -> np.ndarray:
+        flat, shape = self._flat[name]
+        size = shape(m)
+        return flat[:math.prod(size)].reshape(size)
+
+    def run(self, frames: np.ndarray) -> np.ndarray:
+        """(2, m, frame) input frames -> (3, m, frame) synthesis-windowed output frames
+        (a view of an internal buffer, valid until the next call)."""
+        m, f, tiny = frames.shape[1], self.bins_out, self.tiny
+        windowed = self._buf("windowed", m)
+        np.copyto(windowed, frames)
+        np.multiply(windowed, self._buf("analysis", m), out=windowed)
+        spec = np.fft.rfft(windowed, axis=-1, out=self._buf("spec64", m))
+        if spec.dtype != self._flat["spec"][0].dtype:
+            spec = self._buf("spec", m)
+            np.copyto(spec, self._buf("spec64", m), casting="same_kind")
         left, right = spec
-        cross = left * right.conj()
-        raw = np.stack([np.abs(left) ** 2, np.abs(right) ** 2, cross.real, cross.imag])
-        if self._bins > 1:
-            raw = uniform_filter1d(raw, self._bins, axis=-1, mode="nearest")
-        stats, _ = lfilter([1.0 - self._alpha], [1.0, -self._alpha], raw, axis=1,
-                           zi=self._alpha * self._stats[:, None, :])
-        self._stats = stats[:, -1]
+        lr, li, rr, ri = left.real, left.imag, right.real, right.imag
+        h = self.bins // 2
+        padded = self._buf("raw", m)
+        raw = padded[..., h:h + f]
+        tmp, p_ss, p_mid, ms_r, ms_i, beta_r, beta_i, gain, rest = self._buf("real", m)
+        for k, (a, b, c, d, sign) in enumerate([(lr, lr, li, li, 1), (rr, rr, ri, ri, 1),
+                                                (lr, rr, li, ri, 1), (li, rr, lr, ri, -1)]):
+            np.multiply(a, b, out=raw[k])  # |L|^2, |R|^2, Re L R*, Im L R*
+            np.multiply(c, d, out=tmp)
+            (np.add if sign > 0 else np.subtract)(raw[k], tmp, out=raw[k])
+        smoothed = self._buf("smoothed", m)
+        smoothed[:, 0] = self.last
+        if self.bins > 1:  # moving average across bins, edges repeated ("nearest")
+            padded[..., :h] = raw[..., :1]
+            padded[..., h + f:] = raw[..., f - 1:f]
+        for stat, now in zip(padded, smoothed[:, 1:]):  # 2-D operands: no ufunc buffers
+            if self.bins == 1:
+                now[...] = stat
+                continue
+            np.add(stat[:, :f], stat[:, 1:1 + f], out=now)
+            for k in range(2, self.bins):
+                np.add(now, stat[:, k:k + f], out=now)
+            np.multiply(now, 1.0 / self.bins, out=now)
+        stats = self._buf("stats", m)
+        np.matmul(self.smoothers[m], smoothed, out=stats)
+        self.last[...] = stats[:, m - 1]
         p_ll, p_rr, re_lr, im_lr = stats
-        tiny = np.finfo(float).tiny
-        # Remove from M the part that S explains (panned content): M_c = M - beta S.
-        p_ss = 0.25 * (p_ll + p_rr - 2.0 * re_lr)
-        p_ms = 0.25 * (p_ll - p_rr - 2.0j * im_lr)
-        beta = p_ms / np.maximum(p_ss, tiny)
-        beta = np.where(p_ss > tiny, beta / np.maximum(1.0, np.abs(beta)), 0.0)
-        p_mid = 0.25 * (p_ll + p_rr + 2.0 * re_lr)
-        p_mc = np.maximum(p_mid - 2.0 * (beta.conj() * p_ms).real + np.abs(beta) ** 2 * p_ss, 0.0)
-        # Wiener gain of the centre (the in-phase common power) within M_c.
-        gain = np.clip(np.maximum(re_lr, 0.0) / np.maximum(p_mc, tiny), 0.0, 1.0)
-        mid, side = 0.5 * (left + right), 0.5 * (left - right)
-        centre = mid - beta * side
-        rest = np.sqrt(1.0 - gain ** 2)
-        bands = np.stack([rest * centre + (1.0 + beta) * side,
-                          rest * centre + (beta - 1.0) * side,
-                          np.sqrt(2.0) * gain * centre])
-        # Exact power balance in every bin: |L'|^2 + |R'|^2 + |C|^2 = |L|^2 + |R|^2.
-        p_in = np.abs(left) ** 2 + np.abs(right) ** 2
-        p_out = np.sum(np.abs(bands) ** 2, axis=0)
-        bands *= np.sqrt(p_in / np.maximum(p_out, tiny))
-        return sfft.irfft(bands, n=self.frame, axis=-1) * self._synthesis
+        # Remove from M the part that S explains (panned content): Mc = M - beta S with
+        # beta = <M S*> / <|S|^2> clipped to |beta| <= 1 (0 where S is silent).
+        np.add(p_ll, p_rr, out=tmp)
+        np.subtract(tmp, re_lr, out=p_ss)
+        np.subtract(p_ss, re_lr, out=p_ss)
+        np.multiply(p_ss, 0.25, out=p_ss)
+        np.add(tmp, re_lr, out=p_mid)
+        np.add(p_mid, re_lr, out=p_mid)
+        np.multiply(p_mid, 0.25, out=p_mid)
+        np.subtract(p_ll, p_rr, out=ms_r)
+        np.multiply(ms_r, 0.25, out=ms_r)  # <M S*> = ms_r + 1j ms_i
+        np.multiply(im_lr, -0.5, out=ms_i)
+        np.maximum(p_ss, tiny, out=tmp)
+        np.divide(ms_r, tmp, out=beta_r)
+        np.divide(ms_i, tmp, out=beta_i)
+        np.hypot(beta_r, beta_i, out=tmp)
+        np.maximum(tmp, 1.0, out=tmp)
+        np.divide(beta_r, tmp, out=beta_r)
+        np.divide(beta_i, tmp, out=beta_i)
+        np.subtract(p_ss, tiny, out=tmp)
+        np.heaviside(tmp, 0.0, out=tmp)  # 1 where p_ss > tiny
+        np.multiply(beta_r, tmp, out=beta_r)
+        np.multiply(beta_i, tmp, out=beta_i)
+        # <|Mc|^2> = p_mid - 2 Re(beta* <M S*>) + |beta|^2 p_ss, then the Wiener gain of
+        # the in-phase common power within it.
+        np.multiply(beta_r, ms_r, out=gain)
+        np.multiply(beta_i, ms_i, out=tmp)
+        np.add(gain, tmp, out=gain)
+        np.multiply(gain, -2.0, out=gain)
+        np.add(gain, p_mid, out=gain)
+        np.multiply(beta_r, beta_r, out=tmp)
+        np.multiply(beta_i, beta_i, out=ms_r)
+        np.add(tmp, ms_r, out=tmp)
+        np.multiply(tmp, p_ss, out=tmp)
+        np.add(gain, tmp, out=gain)
+        np.maximum(gain, tiny, out=tmp)  # max(p_mc, 0) then max(., tiny)
+        np.maximum(re_lr, 0.0, out=gain)
+        np.divide(gain, tmp, out=gain)
+        np.minimum(gain, 1.0, out=gain)
+        np.multiply(gain, gain, out=rest)
+        np.subtract(1.0, rest, out=rest)
+        np.sqrt(rest, out=rest)
+        # Complex part: mid, side; q = beta side; centre = mid - q; u = rest centre + q;
+        # L' = u + side, R' = u - side, C = sqrt(2) g centre.
+        mid, side, q, u = self._buf("cplx", m)
+        np.add(left, right, out=mid)
+        np.multiply(mid, 0.5, out=mid)
+        np.subtract(left, right, out=side)
+        np.multiply(side, 0.5, out=side)
+        _times_real(side, beta_r, beta_i, q, tmp)
+        np.subtract(mid, q, out=mid)  # mid is now the centre
+        centre = mid
+        np.multiply(centre.real, rest, out=u.real)
+        np.multiply(centre.imag, rest, out=u.imag)
+        np.add(u, q, out=u)
+        # Exact power balance in every bin: |L'|^2 + |R'|^2 + |C|^2 = |L|^2 + |R|^2, where
+        # the left side is 2 (|u|^2 + |side|^2 + g^2 |centre|^2).
+        power = beta_r  # free again
+        _abs2(u, power, tmp)
+        _abs2(side, ms_r, tmp)
+        np.add(power, ms_r, out=power)
+        _abs2(centre, ms_r, tmp)
+        np.multiply(ms_r, gain, out=ms_r)
+        np.multiply(ms_r, gain, out=ms_r)
+        np.add(power, ms_r, out=power)
+        np.multiply(power, 2.0, out=power)
+        np.maximum(power, tiny, out=power)
+        np.add(raw[0], raw[1], out=tmp)
+        np.divide(tmp, power, out=tmp)
+        np.sqrt(tmp, out=tmp)  # the scale
+        bands = self._buf("bands", m)
+        np.add(u, side, out=bands[0])
+        np.subtract(u, side, out=bands[1])
+        for k in (0, 1):
+            np.multiply(bands[k].real, tmp, out=bands[k].real)
+            np.multiply(bands[k].imag, tmp, out=bands[k].imag)
+        np.multiply(gain, tmp, out=gain)
+        np.multiply(gain, SQRT2, out=gain)
+        np.multiply(centre.real, gain, out=bands[2].real)
+        np.multiply(centre.imag, gain, out=bands[2].imag)
+        synth = np.fft.irfft(bands, self.frame, axis=-1, out=self._buf("synth", m))
+        np.multiply(synth, self._buf("synthesis", m), out=synth)
+        return synth
+
+
+def _times_real(z: np.ndarray, b_re: np.ndarray, b_im: np.ndarray, out: np.ndarray,
+                tmp: np.ndarray) -> None:
+    """``out = z * (b_re + 1j b_im)`` for complex ``z`` and real parts, without casting."""
+    np.multiply(z.real, b_re, out=out.real)
+    np.multiply(z.imag, b_im, out=tmp)
+    np.subtract(out.real, tmp, out=out.real)
+    np.multiply(z.real, b_im, out=out.imag)
+    np.multiply(z.imag, b_re, out=tmp)
+    np.add(out.imag, tmp, out=out.imag)
+
+
+def _abs2(z: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
+    """``out = |z|^2`` for complex ``z``."""
+    np.multiply(z.real, z.real, out=out)
+    np.multiply(z.imag, z.imag, out=tmp)
+    np.add(out, tmp, out=out)
+
+
+def _frames(x: np.ndarray, frame: int, hop: int) -> np.ndarray:
+    """(2, m * hop + frame - hop) -> (2, m, frame) overlapping frames, a strided view."""
+    m = (x.shape[1] - frame) // hop + 1
+    return np.lib.stride_tricks.as_strided(x, (2, m, frame),
+                                           (x.strides[0], hop * x.strides[1], x.strides[1]),
+                                           writeable=False)
+
+
+def _mid_side_into(x: np.ndarray, out: np.ndarray) -> None:
+    np.subtract(x[0], x[1], out=out[0])
+    np.multiply(out[0], 0.5, out=out[0])
+    np.negative(out[0], out=out[1])
+    np.add(x[0], x[1], out=out[2])
+    np.multiply(out[2], 1.0 / SQRT2, out=out[2])
 
 
 def mid_side(x: np.ndarray) -> np.ndarray:
     """The passive matrix: (2, n) L, R -> (3, n) ``(L - R) / 2, (R - L) / 2, (L + R) / sqrt 2``."""
     x = _check_stereo(x)
-    side = 0.5 * (x[0] - x[1])
-    return np.stack([side, -side, (x[0] + x[1]) / np.sqrt(2.0)])
+    out = np.empty((3, x.shape[1]), np.result_type(x.dtype, np.float32))
+    _mid_side_into(x, out)
+    return out
 
 
 def upmix(x, sample_rate: int, **options) -> np.ndarray:
@@ -156,7 +365,7 @@ def upmix(x, sample_rate: int, **options) -> np.ndarray:
     """
     x = _check_stereo(x)
     upmixer = Upmixer(sample_rate, **options)
-    padded = np.concatenate([x, np.zeros((2, upmixer.latency))], axis=1)
+    padded = np.concatenate([x, np.zeros((2, upmixer.latency), x.dtype)], axis=1)
     return upmixer.process(padded)[:, upmixer.latency:]
 
 
@@ -165,4 +374,4 @@ def _check_stereo(x) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[0] != 2 or arr.dtype.kind not in "fiu":
         raise InputError(f"upmix input: expected a real (2, n) array of L and R, got dtype "
                          f"{arr.dtype} shape {arr.shape}")
-    return arr.astype(float, copy=False)
+    return arr
