@@ -21,7 +21,7 @@ once, so a block given with ``out=`` allocates no array memory at all (real-time
 
 from __future__ import annotations
 
-import math
+from types import SimpleNamespace
 
 import numpy as np
 from scipy.signal import get_window
@@ -146,90 +146,122 @@ class Upmixer:
 
 
 class _CentreExtractor:
-    """The per-bin centre extraction for up to :data:`CHUNK` frames per call, in buffers
-    allocated once; the recursive smoothing across frames is one matrix product per call."""
+    """The per-bin centre extraction for up to :data:`CHUNK` frames per call.
+
+    Buffers are allocated once and every view of them once per frame count, so a call is
+    a fixed list of ufuncs on 1-D arrays (NumPy's fast path). Spectra and statistics lie
+    in rows of ``f + bins - 1`` bins, the spectrum at offset ``bins // 2``, so the moving
+    average across bins is a sum of shifted 1-D slices; the columns around each row are
+    padding. The recursive smoothing across frames is one matrix product per call.
+    """
 
     def __init__(self, frame: int, alpha: float, bins: int, dtype: np.dtype):
-        self.frame, self.bins = frame, bins
-        f = self.bins_out = frame // 2 + 1
+        self.frame, self.bins, self.dtype = frame, bins, dtype
+        self.f = frame // 2 + 1
+        self.row = self.f + bins - 1
         window = np.sqrt(get_window("hann", frame, fftbins=True))
         # sqrt-Hann analysis x synthesis = Hann, which sums to OVERLAP / 2 at this hop.
         # Both are tiled over frames: broadcasting ufuncs allocate iterator buffers.
-        # stats[t] = alpha stats[t - 1] + (1 - alpha) x[t] for t < CHUNK, as one product
-        # with the column of the state before the chunk (stats[-1]) in front.
+        self._analysis = np.tile(window, 2 * CHUNK)
+        self._synthesis = np.tile(window * (2.0 / OVERLAP), 3 * CHUNK).astype(dtype)
+        # stats[t] = alpha stats[t - 1] + (1 - alpha) x[t] for t < m, as one product with
+        # the state before the chunk (stats[-1]) as the first column.
         lag = np.arange(CHUNK)[:, None] - np.arange(-1, CHUNK)[None, :]
         weight = np.where(lag >= 0, (1.0 - alpha) * alpha ** np.maximum(lag, 0), 0.0)
         weight[:, 0] = alpha ** np.arange(1, CHUNK + 1)
-        self.smoothers = [np.ascontiguousarray(weight[:m, :m + 1], dtype)
-                          for m in range(CHUNK + 1)]  # (m, m + 1) for m frames
+        self._smoothers = [np.ascontiguousarray(weight[:m, :m + 1], dtype)
+                           for m in range(CHUNK + 1)]
         cplx = np.result_type(dtype, np.complex64)
-        pad = bins - 1
-        self._flat = {  # name: (flat buffer, shape for m frames)
-            "analysis": (np.tile(window, 2 * CHUNK), lambda m: (2, m, frame)),
-            "synthesis": (np.tile(window * (2.0 / OVERLAP), 3 * CHUNK).astype(dtype),
-                          lambda m: (3, m, frame)),
-            # The forward FFT runs in float64: NumPy's float32 rfft copies its input.
-            "windowed": (np.empty(2 * CHUNK * frame), lambda m: (2, m, frame)),
-            "spec64": (np.empty(2 * CHUNK * f, np.complex128), lambda m: (2, m, f)),
-            "spec": (np.empty(2 * CHUNK * f, cplx), lambda m: (2, m, f)),
-            "raw": (np.empty(4 * CHUNK * (f + pad), dtype), lambda m: (4, m, f + pad)),
-            "smoothed": (np.empty(4 * (CHUNK + 1) * f, dtype), lambda m: (4, m + 1, f)),
-            "stats": (np.empty(4 * CHUNK * f, dtype), lambda m: (4, m, f)),
-            "real": (np.empty(9 * CHUNK * f, dtype), lambda m: (9, m, f)),
-            "cplx": (np.empty(4 * CHUNK * f, cplx), lambda m: (4, m, f)),
-            "bands": (np.empty(3 * CHUNK * f, cplx), lambda m: (3, m, f)),
-            "synth": (np.empty(3 * CHUNK * frame, dtype), lambda m: (3, m, frame)),
-        }
-        self.last = np.zeros((4, f), dtype)  # smoothed |L|^2, |R|^2, Re L R*, Im L R*
+        n = CHUNK * self.row
+        # The forward FFT runs in float64: NumPy's float32 rfft copies its input.
+        self._windowed = np.zeros(2 * CHUNK * frame)
+        self._spec64 = np.zeros(2 * n, np.complex128)
+        self._spec = self._spec64 if cplx == np.complex128 else np.zeros(2 * n, cplx)
+        self._raw = np.zeros(4 * n, dtype)
+        self._smoothed = np.zeros(4 * (n + self.row), dtype)
+        self._stats = np.zeros(4 * n, dtype)
+        self._real = np.zeros(10 * n, dtype)
+        self._cplx = np.zeros(4 * n, cplx)
+        self._bands = np.zeros(3 * n, cplx)
+        self._synth = np.zeros(3 * CHUNK * frame, dtype)
+        self.last = np.zeros((4, self.row), dtype)  # smoothed |L|^2, |R|^2, Re, Im L R*
         self.tiny = float(np.finfo(dtype).tiny)
+        self._cache: dict[int, SimpleNamespace] = {}
 
     def reset(self) -> None:
         self.last[:] = 0.0
 
-    def _buf(self, name: str, m: int) -> np.ndarray:
-        flat, shape = self._flat[name]
-        size = shape(m)
-        return flat[:math.prod(size)].reshape(size)
+    def _views(self, m: int) -> SimpleNamespace:
+        """Every array ``run`` touches for ``m`` frames, built once."""
+        if m in self._cache:
+            return self._cache[m]
+        f, row, h, frame = self.f, self.row, self.bins // 2, self.frame
+        n = m * row
+        v = SimpleNamespace()
+        v.windowed = self._windowed[:2 * m * frame].reshape(2, m, frame)
+        v.analysis = self._analysis[:2 * m * frame].reshape(2, m, frame)
+        v.spec64_rows = self._spec64[:2 * n].reshape(2, m, row)[..., h:h + f]
+        v.spec64, v.spec = self._spec64[:2 * n], self._spec[:2 * n]
+        v.left, v.right = v.spec[:n], v.spec[n:]
+        v.lr, v.li, v.rr, v.ri = v.left.real, v.left.imag, v.right.real, v.right.imag
+        v.raw = raw = self._raw[:4 * n].reshape(4, n)
+        rows = raw.reshape(4, m, row)
+        v.edges = [(rows[..., :h], rows[..., h:h + 1]),
+                   (rows[..., h + f:], rows[..., h + f - 1:h + f])] if h else []
+        smoothed = self._smoothed[:4 * (n + row)].reshape(4, n + row)
+        v.smoothed = smoothed.reshape(4, m + 1, row)
+        v.first = smoothed[:, :row]
+        v.now = [smoothed[k, row + h:row + n - h] for k in range(4)]
+        v.shifted = [[raw[k, j:j + n - 2 * h] for j in range(self.bins)] for k in range(4)]
+        v.stats3 = self._stats[:4 * n].reshape(4, m, row)
+        v.stats = self._stats[:4 * n].reshape(4, n)
+        v.stats_last = v.stats3[:, m - 1]
+        v.smoother = self._smoothers[m]
+        v.real = list(self._real[:10 * n].reshape(10, n))
+        v.cplx = list(self._cplx[:4 * n].reshape(4, n))
+        v.cparts = [(c.real, c.imag) for c in v.cplx]
+        v.bands = self._bands[:3 * n].reshape(3, n)
+        v.bparts = [(b.real, b.imag) for b in v.bands]
+        v.bands_rows = v.bands.reshape(3, m, row)[..., h:h + f]
+        v.synth = self._synth[:3 * m * frame].reshape(3, m, frame)
+        v.synthesis = self._synthesis[:3 * m * frame].reshape(3, m, frame)
+        self._cache[m] = v
+        return v
 
     def run(self, frames: np.ndarray) -> np.ndarray:
         """(2, m, frame) input frames -> (3, m, frame) synthesis-windowed output frames
         (a view of an internal buffer, valid until the next call)."""
-        m, f, tiny = frames.shape[1], self.bins_out, self.tiny
-        windowed = self._buf("windowed", m)
-        np.copyto(windowed, frames)
-        np.multiply(windowed, self._buf("analysis", m), out=windowed)
-        spec = np.fft.rfft(windowed, axis=-1, out=self._buf("spec64", m))
-        if spec.dtype != self._flat["spec"][0].dtype:
-            spec = self._buf("spec", m)
-            np.copyto(spec, self._buf("spec64", m), casting="same_kind")
-        left, right = spec
-        lr, li, rr, ri = left.real, left.imag, right.real, right.imag
-        h = self.bins // 2
-        padded = self._buf("raw", m)
-        raw = padded[..., h:h + f]
-        tmp, p_ss, p_mid, ms_r, ms_i, beta_r, beta_i, gain, rest = self._buf("real", m)
-        for k, (a, b, c, d, sign) in enumerate([(lr, lr, li, li, 1), (rr, rr, ri, ri, 1),
-                                                (lr, rr, li, ri, 1), (li, rr, lr, ri, -1)]):
+        v = self._views(frames.shape[1])
+        tiny = self.tiny
+        np.copyto(v.windowed, frames)
+        np.multiply(v.windowed, v.analysis, out=v.windowed)
+        np.fft.rfft(v.windowed, axis=-1, out=v.spec64_rows)
+        if v.spec is not v.spec64:
+            np.copyto(v.spec, v.spec64, casting="same_kind")
+        raw, lr, li, rr, ri = v.raw, v.lr, v.li, v.rr, v.ri
+        tmp, p_ss, p_mid, ms_r, ms_i, beta_r, beta_i, gain, rest, p_in = v.real
+        for k, (a, b, c, d, combine) in enumerate([(lr, lr, li, li, np.add),
+                                                   (rr, rr, ri, ri, np.add),
+                                                   (lr, rr, li, ri, np.add),
+                                                   (li, rr, lr, ri, np.subtract)]):
             np.multiply(a, b, out=raw[k])  # |L|^2, |R|^2, Re L R*, Im L R*
             np.multiply(c, d, out=tmp)
-            (np.add if sign > 0 else np.subtract)(raw[k], tmp, out=raw[k])
-        smoothed = self._buf("smoothed", m)
-        smoothed[:, 0] = self.last
-        if self.bins > 1:  # moving average across bins, edges repeated ("nearest")
-            padded[..., :h] = raw[..., :1]
-            padded[..., h + f:] = raw[..., f - 1:f]
-        for stat, now in zip(padded, smoothed[:, 1:]):  # 2-D operands: no ufunc buffers
+            combine(raw[k], tmp, out=raw[k])
+        np.add(raw[0], raw[1], out=p_in)  # zero in the padding, unlike raw after this
+        for edge, value in v.edges:  # repeat the edge bins ("nearest") into the padding
+            np.copyto(edge, value)
+        np.copyto(v.first, self.last)
+        for now, shifted in zip(v.now, v.shifted):  # moving average across bins
             if self.bins == 1:
-                now[...] = stat
+                np.copyto(now, shifted[0])
                 continue
-            np.add(stat[:, :f], stat[:, 1:1 + f], out=now)
-            for k in range(2, self.bins):
-                np.add(now, stat[:, k:k + f], out=now)
+            np.add(shifted[0], shifted[1], out=now)
+            for more in shifted[2:]:
+                np.add(now, more, out=now)
             np.multiply(now, 1.0 / self.bins, out=now)
-        stats = self._buf("stats", m)
-        np.matmul(self.smoothers[m], smoothed, out=stats)
-        self.last[...] = stats[:, m - 1]
-        p_ll, p_rr, re_lr, im_lr = stats
+        np.matmul(v.smoother, v.smoothed, out=v.stats3)
+        np.copyto(self.last, v.stats_last)
+        p_ll, p_rr, re_lr, im_lr = v.stats
         # Remove from M the part that S explains (panned content): Mc = M - beta S with
         # beta = <M S*> / <|S|^2> clipped to |beta| <= 1 (0 where S is silent).
         np.add(p_ll, p_rr, out=tmp)
@@ -242,13 +274,11 @@ class _CentreExtractor:
         np.subtract(p_ll, p_rr, out=ms_r)
         np.multiply(ms_r, 0.25, out=ms_r)  # <M S*> = ms_r + 1j ms_i
         np.multiply(im_lr, -0.5, out=ms_i)
-        np.maximum(p_ss, tiny, out=tmp)
+        np.hypot(ms_r, ms_i, out=tmp)  # ms / max(p_ss, |ms|) is ms / p_ss clipped to 1
+        np.maximum(tmp, p_ss, out=tmp)
+        np.maximum(tmp, tiny, out=tmp)
         np.divide(ms_r, tmp, out=beta_r)
         np.divide(ms_i, tmp, out=beta_i)
-        np.hypot(beta_r, beta_i, out=tmp)
-        np.maximum(tmp, 1.0, out=tmp)
-        np.divide(beta_r, tmp, out=beta_r)
-        np.divide(beta_i, tmp, out=beta_i)
         np.subtract(p_ss, tiny, out=tmp)
         np.heaviside(tmp, 0.0, out=tmp)  # 1 where p_ss > tiny
         np.multiply(beta_r, tmp, out=beta_r)
@@ -267,70 +297,57 @@ class _CentreExtractor:
         np.add(gain, tmp, out=gain)
         np.maximum(gain, tiny, out=tmp)  # max(p_mc, 0) then max(., tiny)
         np.maximum(re_lr, 0.0, out=gain)
+        np.maximum(tmp, gain, out=tmp)  # so the gain is clipped to 1 without overflow
         np.divide(gain, tmp, out=gain)
-        np.minimum(gain, 1.0, out=gain)
         np.multiply(gain, gain, out=rest)
         np.subtract(1.0, rest, out=rest)
         np.sqrt(rest, out=rest)
         # Complex part: mid, side; q = beta side; centre = mid - q; u = rest centre + q;
         # L' = u + side, R' = u - side, C = sqrt(2) g centre.
-        mid, side, q, u = self._buf("cplx", m)
-        np.add(left, right, out=mid)
+        mid, side, q, u = v.cplx
+        (c_re, c_im), (s_re, s_im), (q_re, q_im), (u_re, u_im) = v.cparts
+        np.add(v.left, v.right, out=mid)
         np.multiply(mid, 0.5, out=mid)
-        np.subtract(left, right, out=side)
+        np.subtract(v.left, v.right, out=side)
         np.multiply(side, 0.5, out=side)
-        _times_real(side, beta_r, beta_i, q, tmp)
+        np.multiply(s_re, beta_r, out=q_re)
+        np.multiply(s_im, beta_i, out=tmp)
+        np.subtract(q_re, tmp, out=q_re)
+        np.multiply(s_re, beta_i, out=q_im)
+        np.multiply(s_im, beta_r, out=tmp)
+        np.add(q_im, tmp, out=q_im)
         np.subtract(mid, q, out=mid)  # mid is now the centre
-        centre = mid
-        np.multiply(centre.real, rest, out=u.real)
-        np.multiply(centre.imag, rest, out=u.imag)
+        np.multiply(c_re, rest, out=u_re)
+        np.multiply(c_im, rest, out=u_im)
         np.add(u, q, out=u)
         # Exact power balance in every bin: |L'|^2 + |R'|^2 + |C|^2 = |L|^2 + |R|^2, where
         # the left side is 2 (|u|^2 + |side|^2 + g^2 |centre|^2).
         power = beta_r  # free again
-        _abs2(u, power, tmp)
-        _abs2(side, ms_r, tmp)
-        np.add(power, ms_r, out=power)
-        _abs2(centre, ms_r, tmp)
-        np.multiply(ms_r, gain, out=ms_r)
-        np.multiply(ms_r, gain, out=ms_r)
-        np.add(power, ms_r, out=power)
+        np.multiply(c_re, c_re, out=power)
+        np.multiply(c_im, c_im, out=tmp)
+        np.add(power, tmp, out=power)
+        np.multiply(power, gain, out=power)
+        np.multiply(power, gain, out=power)
+        for part in (u_re, u_im, s_re, s_im):
+            np.multiply(part, part, out=tmp)
+            np.add(power, tmp, out=power)
         np.multiply(power, 2.0, out=power)
         np.maximum(power, tiny, out=power)
-        np.add(raw[0], raw[1], out=tmp)
-        np.divide(tmp, power, out=tmp)
+        np.divide(p_in, power, out=tmp)
         np.sqrt(tmp, out=tmp)  # the scale
-        bands = self._buf("bands", m)
-        np.add(u, side, out=bands[0])
-        np.subtract(u, side, out=bands[1])
-        for k in (0, 1):
-            np.multiply(bands[k].real, tmp, out=bands[k].real)
-            np.multiply(bands[k].imag, tmp, out=bands[k].imag)
+        np.add(u, side, out=v.bands[0])
+        np.subtract(u, side, out=v.bands[1])
+        for b_re, b_im in v.bparts[:2]:
+            np.multiply(b_re, tmp, out=b_re)
+            np.multiply(b_im, tmp, out=b_im)
         np.multiply(gain, tmp, out=gain)
         np.multiply(gain, SQRT2, out=gain)
-        np.multiply(centre.real, gain, out=bands[2].real)
-        np.multiply(centre.imag, gain, out=bands[2].imag)
-        synth = np.fft.irfft(bands, self.frame, axis=-1, out=self._buf("synth", m))
-        np.multiply(synth, self._buf("synthesis", m), out=synth)
-        return synth
-
-
-def _times_real(z: np.ndarray, b_re: np.ndarray, b_im: np.ndarray, out: np.ndarray,
-                tmp: np.ndarray) -> None:
-    """``out = z * (b_re + 1j b_im)`` for complex ``z`` and real parts, without casting."""
-    np.multiply(z.real, b_re, out=out.real)
-    np.multiply(z.imag, b_im, out=tmp)
-    np.subtract(out.real, tmp, out=out.real)
-    np.multiply(z.real, b_im, out=out.imag)
-    np.multiply(z.imag, b_re, out=tmp)
-    np.add(out.imag, tmp, out=out.imag)
-
-
-def _abs2(z: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
-    """``out = |z|^2`` for complex ``z``."""
-    np.multiply(z.real, z.real, out=out)
-    np.multiply(z.imag, z.imag, out=tmp)
-    np.add(out, tmp, out=out)
+        b_re, b_im = v.bparts[2]
+        np.multiply(c_re, gain, out=b_re)
+        np.multiply(c_im, gain, out=b_im)
+        np.fft.irfft(v.bands_rows, self.frame, axis=-1, out=v.synth)
+        np.multiply(v.synth, v.synthesis, out=v.synth)
+        return v.synth
 
 
 def _frames(x: np.ndarray, frame: int, hop: int) -> np.ndarray:
