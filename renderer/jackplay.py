@@ -1,0 +1,335 @@
+"""Live playback through a JACK server: a block renderer between JACK ports.
+
+The client has one output port per driver, named after it, and (for live input) one
+input port per input channel. Its process callback copies the input block, calls the
+renderer (which allocates nothing) and copies the feeds to the output ports: no per-sample
+Python work. A file is decoded ahead by a reader thread into a queue of blocks, so the
+callback never touches the disk. The ``jack`` module (JACK-Client) is imported on first
+use, so this module imports where libjack is missing.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models.errors import InputError
+from renderer.live import INPUT_CHANNELS, BlockRenderer
+from renderer.wavio import open_input
+
+QUEUE_SECONDS = 1.0  # how far the file reader runs ahead of the callback
+CHUNK_BLOCKS = 32  # periods the reader decodes at a time
+REALTIME_PRIORITY = 5  # SCHED_FIFO for the player's other threads, far below JACK's
+
+
+def _realtime(priority: int) -> int | None:
+    """Put the calling thread on SCHED_FIFO ``priority`` where the system allows; returns
+    the previous policy, or None. A thread that holds the GIL must not be preempted by
+    ordinary processes while the JACK callback (real-time) waits for it."""
+    try:
+        previous = os.sched_getscheduler(0)
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        return previous
+    except (AttributeError, OSError):
+        return None
+
+
+@dataclass
+class PlayReport:
+    """What a live run did; sample counts at the server's rate."""
+
+    rate: int
+    period: int
+    renderer_latency: int
+    blocks: int = 0
+    xruns: int = 0
+    starved: int = 0  # periods the file reader had no block ready (played as silence)
+    first_frame: int | None = None  # JACK frame time of the first rendered sample
+    dsp_load_max: float = 0.0  # percent, the server's figure, polled
+    dsp_load_mean: float = 0.0
+    callback_max_us: float = 0.0
+    callback_mean_us: float = 0.0
+    interrupted: bool = False
+    _load_samples: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def total_latency(self) -> int:
+        """Upmix + bulk delay + one period, samples."""
+        return self.renderer_latency + self.period
+
+    def lines(self) -> list[str]:
+        ms = 1e3 / self.rate
+        out = [f"played {self.blocks * self.period / self.rate:.2f} s in {self.blocks} periods "
+               f"of {self.period}; xruns: {self.xruns}; starved periods: {self.starved}"
+               + (" (stopped by Ctrl-C)" if self.interrupted else ""),
+               f"DSP load (server): max {self.dsp_load_max:.1f} %, mean {self.dsp_load_mean:.1f} "
+               f"%; callback: max {self.callback_max_us:.0f} us, mean "
+               f"{self.callback_mean_us:.0f} us of {self.period * 1e6 / self.rate:.0f} us",
+               f"latency: renderer {self.renderer_latency} + period {self.period} = "
+               f"{self.total_latency} samples ({self.total_latency * ms:.1f} ms), plus the "
+               f"sound card's own"]
+        if self.first_frame is not None:
+            out.append(f"first rendered sample at JACK frame {self.first_frame}")
+        return out
+
+
+class FileSource:
+    """A sound file checked against the renderer's ``channels`` and ``rate``; once
+    started, blocks ``(channels, period)`` float32 decoded ahead by a thread, then ``tail``
+    samples of silence, then ``None``. A mono file for 2 channels becomes
+    ``L = R = x / sqrt(2)`` (stereo: all of it in C)."""
+
+    def __init__(self, path: str | Path, channels: int, rate: int):
+        self._snd = open_input(path)
+        file_rate, file_channels = self._snd.samplerate, self._snd.channels
+        if file_rate != rate:
+            self._snd.close()
+            raise InputError(f"{path}: sample rate {file_rate} Hz does not match the JACK "
+                             f"server's and the filter bank's {rate} Hz; convert it first "
+                             f"(e.g. with sox)")
+        if file_channels != channels and not (channels == 2 and file_channels == 1):
+            self._snd.close()
+            raise InputError(f"{path}: the input needs {channels} channel(s), the file has "
+                             f"{file_channels}")
+        self._channels, self._rate = channels, rate
+        self._stop = threading.Event()
+        self.error: Exception | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, period: int, tail: int) -> None:
+        """Start decoding; return once the queue is full or the whole file is in it."""
+        self._period, self._tail = period, tail
+        chunk_s = CHUNK_BLOCKS * period / self._rate
+        self._queue: queue.Queue = queue.Queue(maxsize=max(2, int(QUEUE_SECONDS / chunk_s)))
+        self._chunk, self._next = np.zeros((self._channels, 0), np.float32), 0
+        self._thread = threading.Thread(target=self._read, name="soundstage-reader", daemon=True)
+        self._thread.start()
+        while not self._queue.full() and self._thread.is_alive():
+            time.sleep(0.01)
+
+    def _read(self) -> None:
+        """Decode chunks of CHUNK_BLOCKS periods (few wake-ups, so the GIL is rarely held
+        when the callback wants it), then the tail's silence, padded to whole periods."""
+        _realtime(REALTIME_PRIORITY)
+        size = CHUNK_BLOCKS * self._period
+        try:
+            with self._snd:
+                left = self._snd.frames + self._tail
+                left += -left % self._period
+                while left > 0 and not self._stop.is_set():
+                    data = self._snd.read(min(size, left), dtype="float32", always_2d=True)
+                    if not np.all(np.isfinite(data)):
+                        raise InputError(f"{self._snd.name}: NaN or infinite sample near frame "
+                                         f"{self._snd.tell()}; expected finite audio")
+                    chunk = np.zeros((self._channels, min(size, left)), np.float32)
+                    if data.shape[1] == 1 and self._channels == 2:
+                        chunk[:, :len(data)] = data[:, 0] / np.float32(np.sqrt(2.0))
+                    else:
+                        chunk[:, :len(data)] = data.T
+                    left -= chunk.shape[1]
+                    self._put(chunk)
+        except Exception as exc:  # reported by the player after the run
+            self.error = exc
+        self._put(None)
+
+    def _put(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def next(self):
+        """The next ``(channels, period)`` block (a view), ``None`` at the end, or
+        ``False`` if none is ready yet."""
+        if self._next >= self._chunk.shape[1]:
+            try:
+                chunk = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if chunk is None:
+                return None
+            self._chunk, self._next = chunk, 0
+        start = self._next
+        self._next += self._period
+        return self._chunk[:, start:start + self._period]
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is None:
+            self._snd.close()
+        else:
+            self._thread.join(timeout=2)
+
+
+def _import_jack():
+    try:
+        import jack
+    except (ImportError, OSError) as exc:
+        raise InputError(f"the JACK client library cannot be loaded ({exc}); install JACK "
+                         f"(Debian: jackd2) and the JACK-Client package") from None
+    return jack
+
+
+def play(make_renderer: Callable[[int], BlockRenderer], rate: int, *,
+         source: FileSource | None, input_kind: str = "stereo", server: str | None = None,
+         client_name: str = "soundstage", connect: list[str] | None = None,
+         capture: list[str] | None = None, period: int | None = None) -> PlayReport:
+    """Play ``source`` (``None``: live input ports) through the renderer
+    ``make_renderer(period)`` returns, on the JACK server ``server`` (default: the default
+    server), until the file ends or Ctrl-C. ``connect``: playback ports for the driver
+    outputs, in order, or ``["auto"]``; ``capture``: the same for the live inputs.
+    ``period``: ask the server for this period (default: keep the server's)."""
+    client = None
+    try:
+        jack = _import_jack()
+        try:
+            client = jack.Client(client_name, servername=server, no_start_server=True)
+        except jack.JackError as exc:
+            raise InputError(f"cannot connect to the JACK server '{server or 'default'}' "
+                             f"({exc}); start it first, e.g. jackd -d alsa -r {rate} -p 256, "
+                             f"or name it with --server") from None
+        if client.samplerate != rate:
+            raise InputError(f"the JACK server runs at {client.samplerate} Hz, the filter bank "
+                             f"at {rate} Hz; start the server at {rate} Hz")
+        if period is not None and client.blocksize != period:
+            try:
+                client.blocksize = period
+            except jack.JackError as exc:
+                raise InputError(f"--block {period}: the JACK server refused this period "
+                                 f"({exc})") from None
+        renderer = make_renderer(client.blocksize)
+        if source is not None:
+            source.start(renderer.block, renderer.tail)
+        return _run(jack, client, renderer, rate, source, input_kind, connect, capture)
+    finally:
+        if source is not None:
+            source.close()
+        if client is not None:
+            client.close()
+
+
+def _run(jack, client, renderer: BlockRenderer, rate: int, src: FileSource | None,
+         input_kind: str, connect, capture) -> PlayReport:
+    block = renderer.block
+    report = PlayReport(rate=rate, period=block, renderer_latency=renderer.latency)
+    outs = [client.outports.register(name) for name in renderer.outputs]
+    ins = [] if src is not None else \
+        [client.inports.register(name) for name in INPUT_CHANNELS[input_kind]]
+    live_block = np.zeros((renderer.inputs, block), np.float32)
+    started, done = threading.Event(), threading.Event()
+    stats = {"time_ns": 0, "max_ns": 0}
+
+    def process(frames: int) -> None:
+        begin = time.perf_counter_ns()
+        arrays = [port.get_array() for port in outs]
+        if not started.is_set() or done.is_set() or frames != block:
+            for array in arrays:
+                array.fill(0.0)
+            if frames != block:
+                done.set()
+            return
+        if src is None:
+            for row, port in zip(live_block, ins):
+                row[:] = port.get_array()
+            data = live_block
+        else:
+            data = src.next()
+            if data is None:
+                done.set()
+                for array in arrays:
+                    array.fill(0.0)
+                return
+            if data is False:  # the reader fell behind: silence, counted
+                report.starved += 1
+                for array in arrays:
+                    array.fill(0.0)
+                return
+        if report.first_frame is None:
+            report.first_frame = client.last_frame_time
+        feeds = renderer.process(data)
+        for array, feed in zip(arrays, feeds):
+            array[:] = feed
+        report.blocks += 1
+        spent = time.perf_counter_ns() - begin
+        stats["time_ns"] += spent
+        stats["max_ns"] = max(stats["max_ns"], spent)
+
+    def xrun(delay_us: float) -> None:  # the server's, during playback (not the start-up)
+        if started.is_set() and not done.is_set():
+            report.xruns += 1
+
+    client.set_process_callback(process)
+    client.set_xrun_callback(xrun)
+    # The first calls build caches (views, FFT plans): not in the callback. A full garbage
+    # collection can take milliseconds: none runs while the callback does.
+    for _ in range(4):
+        renderer.process(live_block)
+    renderer.reset()
+    gc.collect()
+    gc.disable()
+    previous = _realtime(REALTIME_PRIORITY)
+    client.activate()
+    try:
+        _connect(jack, client, outs, connect, ins, capture)
+        started.set()
+        while not done.wait(0.25):
+            report._load_samples.append(client.cpu_load())
+            if src is not None and src.error is not None:
+                done.set()
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        done.set()
+        client.deactivate()
+        gc.enable()
+        if previous is not None:
+            os.sched_setscheduler(0, previous, os.sched_param(0))
+    if src is not None and src.error is not None:
+        raise src.error
+    if client.blocksize != block:
+        raise InputError(f"the JACK server changed its period to {client.blocksize} during "
+                         f"playback; the renderer runs at {block}")
+    loads = report._load_samples
+    report.dsp_load_max = max(loads, default=0.0)
+    report.dsp_load_mean = float(np.mean(loads)) if loads else 0.0
+    report.callback_max_us = stats["max_ns"] / 1e3
+    report.callback_mean_us = stats["time_ns"] / 1e3 / max(report.blocks, 1)
+    return report
+
+
+def _connect(jack, client, outs, connect, ins, capture) -> None:
+    """Connect the driver outputs to ``connect`` and ``capture`` to the live inputs
+    (``["auto"]``: the physical ports, in order); an unknown port is an InputError that
+    lists the ports there are."""
+    for kind, mine, theirs, is_input in (("playback", outs, connect, True),
+                                         ("capture", ins, capture, False)):
+        if not theirs:
+            continue
+        if theirs == ["auto"]:
+            theirs = [p.name for p in client.get_ports(is_audio=True, is_input=is_input,
+                                                       is_output=not is_input,
+                                                       is_physical=True)][:len(mine)]
+        if len(theirs) > len(mine):
+            raise InputError(f"--{'connect' if is_input else 'capture'}: {len(theirs)} ports "
+                             f"given for {len(mine)} {'driver outputs' if is_input else 'inputs'}")
+        for port, name in zip(mine, theirs):
+            try:
+                if is_input:
+                    client.connect(port, name)
+                else:
+                    client.connect(name, port)
+            except jack.JackError:
+                there = client.get_ports(is_audio=True, is_input=is_input,
+                                         is_output=not is_input)
+                raise InputError(f"cannot connect to the {kind} port '{name}'; the server has "
+                                 f"{', '.join(p.name for p in there) or 'none'}") from None
