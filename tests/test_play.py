@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 import tracemalloc
 
 import numpy as np
@@ -196,3 +198,19 @@ def test_the_live_path_imports_neither_jax_nor_jack_until_it_plays(bank):
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr
+
+
+def test_ctrl_c_stops_live_input_cleanly_with_the_report(bank, jack_server):
+    """--live runs until Ctrl-C; then the client closes and the report is printed."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "play.py"), "--live",
+                             "--filters", str(bank[0]), "--server", jack_server,
+                             "--capture", "auto", "--low-latency"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    banner = proc.stdout.readline()  # printed once the client is set up
+    assert "Ctrl-C stops" in banner
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "(stopped by Ctrl-C)" in out
+    assert f"latency: renderer {LOW_LATENCY_FRAME - 1} + period" in out
