@@ -76,6 +76,7 @@ class Upmixer:
         self._inputs = [np.zeros((2, held + step), self.dtype) for _ in range(2)]
         self._olas = [np.zeros((3, held + step), self.dtype) for _ in range(2)]
         self._fifos = [np.zeros((3, self.frame - 1 + step), self.dtype) for _ in range(2)]
+        self._views: dict = {}
         self.reset()
 
     def reset(self) -> None:
@@ -111,6 +112,17 @@ class Upmixer:
             start += piece
         return out
 
+    def _step_views(self, buf: np.ndarray, ola: np.ndarray, m: int):
+        """The m frames of input buffer ``buf`` and the OLA slices each frame quarter
+        adds into, built once per (buffer, m): views cost microseconds each."""
+        key = (id(buf), id(ola), m)
+        if key not in self._views:
+            hop = self.hop
+            frames = _frames(buf[:, :self.frame - hop + m * hop], self.frame, hop)
+            parts = [ola[:, j * hop:(j + m) * hop].reshape(3, m, hop) for j in range(OVERLAP)]
+            self._views[key] = frames, parts
+        return self._views[key]
+
     def _step(self, block: np.ndarray, out: np.ndarray) -> None:
         """Take in ``block`` (fits the input buffer), run the whole frames, emit as many."""
         n, hop, held = block.shape[1], self.hop, self.frame - self.hop
@@ -119,11 +131,10 @@ class Upmixer:
         self._fill += n
         m = (self._fill - held) // hop
         if m:
-            frames = _frames(buf[:, :held + m * hop], self.frame, hop)
-            synth = self._extract.run(frames)  # (3, m, frame)
             ola, spare = self._olas
-            for j in range(OVERLAP):
-                part = ola[:, j * hop:(j + m) * hop].reshape(3, m, hop)
+            frames, parts = self._step_views(buf, ola, m)
+            synth = self._extract.run(frames)  # (3, m, frame)
+            for j, part in enumerate(parts):
                 np.add(part, synth[..., j * hop:(j + 1) * hop], out=part)
             done = ola[:, :m * hop]
             mute = min(self._muted, m * hop)
@@ -131,8 +142,8 @@ class Upmixer:
             self._muted -= mute
             self._fifos[0][:, self._ready:self._ready + m * hop] = done
             self._ready += m * hop
-            spare[:, :held] = ola[:, m * hop:m * hop + held]
-            spare[:, held:] = 0.0
+            spare[:, :held] = ola[:, m * hop:m * hop + held]  # spare is zero beyond
+            ola[:, :held + m * hop] = 0.0  # all of it, for its turn as the spare
             self._olas.reverse()
             rest = self._fill - m * hop
             self._inputs[1][:, :rest] = buf[:, m * hop:self._fill]
