@@ -8,7 +8,8 @@ same process on the same data, with the ratio (ours / SciPy, in real-time factor
   and synthesis of three channels at the same frame and hop (the transforms alone,
   without any per-bin work), plus the separation figures of both frames;
 - stereo chain (upmix + bank) at block 256, block by block as in the JACK callback
-  (allocation-free); SciPy: the transforms above and ``oaconvolve``, on the whole signal;
+  (allocation-free), and with the upmix on 16384-sample reads as in ``render.py``; SciPy:
+  the transforms above and ``oaconvolve``, on the whole signal;
 - ``render_file`` on a 2-minute stereo WAV including reading and writing; SciPy: read,
   transforms, ``oaconvolve``, write.
 
@@ -151,6 +152,21 @@ def main(args) -> int:
         line(f"stereo chain, block 256, frame {frame}", len(blocks) * 256 / rate, ours, theirs,
              f"{per_block * 1e6:.0f} us per block = {per_block * rate / 256 * 100:.1f} % of "
              f"the period")
+    upmixer, conv = Upmixer(rate), Convolver(taps, 256)
+    feeds = np.empty((taps.shape[1], 256), np.float32)
+
+    def chunked_chain():  # as render.py: the upmix on 16384-sample reads, 256-sample blocks
+        upmixer.reset()
+        conv.reset()
+        for i in range(0, n - 16383, 16384):
+            lrc = upmixer.process(stereo[:, i:i + 16384])
+            for j in range(0, 16384, 256):
+                conv.process(lrc[:, j:j + 256], out=feeds)
+    ours = timed(chunked_chain, args.repeats).min()
+    theirs = timed(lambda: oaconvolve(scipy_transforms(stereo, DEFAULT_FRAME)[:, None, :], taps,
+                                      axes=-1).sum(axis=0), args.repeats).min()
+    line("stereo chain, block 256, upmix chunked", n // 16384 * 16384 / rate, ours, theirs,
+         "the upmix on 16384-sample reads as in render.py")
     with tempfile.TemporaryDirectory() as tmp:
         song, out = Path(tmp) / "song.wav", Path(tmp) / "feeds.wav"
         long = np.random.default_rng(2).uniform(-0.3, 0.3, (int(RENDER_SECONDS * rate), 2))

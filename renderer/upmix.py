@@ -180,6 +180,7 @@ class _CentreExtractor:
         lag = np.arange(CHUNK)[:, None] - np.arange(-1, CHUNK)[None, :]
         weight = np.where(lag >= 0, (1.0 - alpha) * alpha ** np.maximum(lag, 0), 0.0)
         weight[:, 0] = alpha ** np.arange(1, CHUNK + 1)
+        weight[:, 1:] /= bins  # the moving average across bins sums, this divides
         self._smoothers = [np.ascontiguousarray(weight[:m, :m + 1], dtype)
                            for m in range(CHUNK + 1)]
         cplx = np.result_type(dtype, np.complex64)
@@ -269,7 +270,6 @@ class _CentreExtractor:
             np.add(shifted[0], shifted[1], out=now)
             for more in shifted[2:]:
                 np.add(now, more, out=now)
-            np.multiply(now, 1.0 / self.bins, out=now)
         np.matmul(v.smoother, v.smoothed, out=v.stats3)
         np.copyto(self.last, v.stats_last)
         p_ll, p_rr, re_lr, im_lr = v.stats
@@ -288,12 +288,8 @@ class _CentreExtractor:
         np.hypot(ms_r, ms_i, out=tmp)  # ms / max(p_ss, |ms|) is ms / p_ss clipped to 1
         np.maximum(tmp, p_ss, out=tmp)
         np.maximum(tmp, tiny, out=tmp)
-        np.divide(ms_r, tmp, out=beta_r)
+        np.divide(ms_r, tmp, out=beta_r)  # 0 where S is silent (then <M S*> is 0 too)
         np.divide(ms_i, tmp, out=beta_i)
-        np.subtract(p_ss, tiny, out=tmp)
-        np.heaviside(tmp, 0.0, out=tmp)  # 1 where p_ss > tiny
-        np.multiply(beta_r, tmp, out=beta_r)
-        np.multiply(beta_i, tmp, out=beta_i)
         # <|Mc|^2> = p_mid - 2 Re(beta* <M S*>) + |beta|^2 p_ss, then the Wiener gain of
         # the in-phase common power within it.
         np.multiply(beta_r, ms_r, out=gain)
