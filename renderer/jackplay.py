@@ -270,16 +270,18 @@ def _run(jack, client, renderer: BlockRenderer, rate: int, src: FileSource | Non
 
     client.set_process_callback(process)
     client.set_xrun_callback(xrun)
-    # The first calls build caches (views, FFT plans): not in the callback. A full garbage
-    # collection can take milliseconds: none runs while the callback does.
-    for _ in range(4):
-        renderer.process(live_block)
-    renderer.reset()
-    gc.collect()
-    gc.disable()
-    previous = _realtime(REALTIME_PRIORITY)
-    client.activate()
-    try:
+    previous, active = None, False
+    try:  # from here on, Ctrl-C stops cleanly with a report
+        # The first calls build caches (views, FFT plans): not in the callback. A full
+        # garbage collection can take milliseconds: none runs while the callback does.
+        for _ in range(4):
+            renderer.process(live_block)
+        renderer.reset()
+        gc.collect()
+        gc.disable()
+        previous = _realtime(REALTIME_PRIORITY)
+        client.activate()
+        active = True
         _connect(jack, client, outs, connect, ins, capture)
         started.set()
         while not done.wait(0.25):
@@ -290,7 +292,8 @@ def _run(jack, client, renderer: BlockRenderer, rate: int, src: FileSource | Non
         report.interrupted = True
     finally:
         done.set()
-        client.deactivate()
+        if active:
+            client.deactivate()
         gc.enable()
         if previous is not None:
             os.sched_setscheduler(0, previous, os.sched_param(0))

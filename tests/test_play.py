@@ -208,9 +208,28 @@ def test_ctrl_c_stops_live_input_cleanly_with_the_report(bank, jack_server):
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     banner = proc.stdout.readline()  # printed once the client is set up
     assert "Ctrl-C stops" in banner
-    time.sleep(1.0)
+    import jack
+
+    watcher = jack.Client("watcher", servername=jack_server, no_start_server=True)
+    try:  # playing once the capture ports are connected to the inputs
+        deadline = time.monotonic() + 20
+        while not _connected(watcher, "soundstage:L"):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+    finally:
+        watcher.close()
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "(stopped by Ctrl-C)" in out
     assert f"latency: renderer {LOW_LATENCY_FRAME - 1} + period" in out
+
+
+def _connected(client, port: str) -> bool:
+    import jack
+
+    try:
+        return bool(client.get_all_connections(port))
+    except jack.JackError:  # not registered yet
+        return False
