@@ -80,7 +80,8 @@ class BankRenderer:
     def process(self, block: np.ndarray) -> np.ndarray:
         """``(inputs, block)`` float32 -> ``(D, block)`` float32 feeds (internal buffer)."""
         if self._upmixer is not None:
-            for i in range(0, self.block, self._step):
-                self._upmixer.process(block[:, i:i + self._step], out=self._lrc[:, i:i + self._step])
+            step = self._step
+            for i in range(0, self.block, step):
+                self._upmixer.process(block[:, i:i + step], out=self._lrc[:, i:i + step])
             block = self._lrc
         return self._conv.process(block, out=self._feeds)

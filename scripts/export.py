@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", dest="fmt", choices=FORMATS, required=True,
                         help="wav: WAV files and paths.json; brutefir: raw float32 files and "
                         "brutefir.conf; camilladsp: WAV files and camilladsp.yml (v3)")
-    parser.add_argument("--out", type=Path, required=True, help="output directory; created when its parent exists")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output directory; created when its parent exists")
     parser.add_argument("--input", dest="inputs", choices=list(INPUTS), default="lrc",
                         help="lrc: the L, R, C taps; binaural: the crosstalk-only ctc_taps")
     return parser
