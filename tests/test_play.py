@@ -171,6 +171,8 @@ def test_bad_input_exits_2_with_a_message(tmp_path, bank, case):
         "capture_without_live": ([str(song), *filters, "--capture", "auto"],
                                  ["--capture", "--live"]),
     }[case]
+    if case == "no_server" and not _jack_loads():
+        pytest.skip("the JACK-Client module cannot load libjack (Debian package jackd2)")
     code, err = run_cli("play", argv)
     assert code == 2, err
     assert "Traceback" not in err
@@ -235,3 +237,11 @@ def _connected(client, port: str) -> bool:
         return bool(client.get_all_connections(port))
     except jack.JackError:  # not registered yet
         return False
+
+
+def _jack_loads() -> bool:
+    try:
+        import jack  # noqa: F401
+    except (ImportError, OSError):
+        return False
+    return True
