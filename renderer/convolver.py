@@ -76,14 +76,22 @@ class Convolver:
         self._products = np.empty((k * self.inputs, self.outputs, b + 1), complex_dtype)
         self._sum = np.empty((self.outputs, b + 1), complex_dtype)
         self._time = np.empty((self.outputs, 2 * b), self.dtype)
-        self._pos = 0
+        self._pos = self._turn = 0
+        # Views built once (each costs about a microsecond): per delay-line position, the
+        # two slots written and the K spectra read; per ping-pong frame, its halves.
+        line = self._delay_line
+        self._slots = [line[pos::k] for pos in range(k)]
+        self._recent = [line[pos + 1:pos + 1 + k].reshape(self._products.shape)
+                        for pos in range(k)]
+        self._halves = [(frame[:, 0, :b], frame[:, 0, b:]) for frame in self._frames]
+        self._new_half = self._time[:, b:]
 
     def reset(self) -> None:
         """Forget all past input (silence before the next block)."""
         for frame in self._frames:
             frame[:] = 0.0
         self._delay_line[:] = 0.0
-        self._pos = 0
+        self._pos = self._turn = 0
 
     def process(self, block, out: np.ndarray | None = None) -> np.ndarray:
         """Filter one block: ``(inputs, block_size)`` in, ``(outputs, block_size)`` out.
@@ -100,20 +108,19 @@ class Convolver:
         elif out.shape != (self.outputs, b) or out.dtype != self.dtype:
             raise InputError(f"out: expected a {self.dtype} array of shape ({self.outputs}, "
                              f"{b}), got {out.dtype} {out.shape}")
-        last, frame = self._frames  # ping-pong: a copy within one array goes via a temporary
-        frame[:, 0, :b] = last[:, 0, b:]
-        frame[:, 0, b:] = block
-        self._frames.reverse()
-        np.fft.rfft(frame, axis=-1, out=self._spectrum)
-        pos, line = self._pos, self._delay_line
-        # Into slots pos and pos + k at once, and once per output.
-        np.copyto(line[pos::k], self._spectrum, casting="same_kind")
+        turn = self._turn
+        (_, last_new), (old, new) = self._halves[turn], self._halves[1 - turn]
+        old[...] = last_new  # ping-pong: a copy within one array goes via a temporary
+        new[...] = block
+        self._turn = 1 - turn
+        np.fft.rfft(self._frames[1 - turn], axis=-1, out=self._spectrum)
+        pos = self._pos
+        np.copyto(self._slots[pos], self._spectrum, casting="same_kind")  # once per output
         self._pos = (pos + 1) % k
-        recent = line[pos + 1:pos + 1 + k].reshape(self._products.shape)
-        np.multiply(recent, self._spectra, out=self._products)
+        np.multiply(self._recent[pos], self._spectra, out=self._products)
         np.add.reduce(self._products, axis=0, out=self._sum)
         np.fft.irfft(self._sum, 2 * b, axis=-1, out=self._time)
-        out[...] = self._time[:, b:]
+        out[...] = self._new_half
         return out
 
 
