@@ -17,6 +17,9 @@ Uses ``checkpoints/studio/filterbank.npz`` when it exists, else a synthetic bank
 shape (3 x 5 drivers x 1024 taps).
 
     python benchmarks/renderer.py [--filters FB.npz] [--seconds 10] [--repeats 3]
+
+On a machine shared with other jobs, ``chrt -f 1 python benchmarks/renderer.py`` (real-time
+scheduling, where allowed) keeps their load off the measured core.
 """
 
 from __future__ import annotations
