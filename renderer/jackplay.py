@@ -126,9 +126,11 @@ class FileSource:
                 left += -left % self._period
                 while left > 0 and not self._stop.is_set():
                     data = self._snd.read(min(size, left), dtype="float32", always_2d=True)
-                    if not np.all(np.isfinite(data)):
-                        raise InputError(f"{self._snd.name}: NaN or infinite sample near frame "
-                                         f"{self._snd.tell()}; expected finite audio")
+                    bad = ~np.isfinite(data)
+                    if bad.any():
+                        frame = self._snd.tell() - len(data) + int(np.argmax(bad.any(axis=1)))
+                        raise InputError(f"{self._snd.name}: NaN or infinite sample at frame "
+                                         f"{frame}; expected finite audio")
                     chunk = np.zeros((self._channels, min(size, left)), np.float32)
                     if data.shape[1] == 1 and self._channels == 2:
                         chunk[:, :len(data)] = data[:, 0] / np.float32(np.sqrt(2.0))

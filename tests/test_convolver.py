@@ -123,8 +123,10 @@ def test_bad_taps_and_blocks_are_input_errors():
         Convolver(np.full((3, 5, 16), np.nan), 64)
     with pytest.raises(InputError, match=r"\(inputs, outputs, N\)"):
         Convolver(np.zeros((3, 16)), 64)
-    conv = Convolver(np.zeros((3, 5, 16)), 64)
+    conv = Convolver(np.zeros((3, 5, 16)), 64, dtype=np.float64)
     with pytest.raises(InputError, match=r"expected shape \(3, 64\)"):
         conv.process(np.zeros((3, 63)))
     with pytest.raises(InputError, match=r"\(3, n\)"):
         convolve_offline(np.zeros((2, 100)), np.zeros((3, 5, 16)))
+    with pytest.raises(InputError, match=r"out: expected a float64 array of shape \(5, 64\)"):
+        conv.process(np.zeros((3, 64)), out=np.zeros((5, 64), np.float32))

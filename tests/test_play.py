@@ -152,6 +152,22 @@ def test_unknown_playback_port_exits_2_listing_the_ports(tmp_path, bank, jack_se
     assert "nowhere:in_1" in err and "system:playback_1" in err
 
 
+def test_server_at_another_rate_exits_2(tmp_path, bank, jack_server_factory):
+    server = jack_server_factory(period=PERIOD, rate=44100)
+    code, err = run_cli("play", [str(stereo_file(tmp_path / "s.wav", 0.1)), "--filters",
+                                 str(bank[0]), "--server", server])
+    assert code == 2 and "44100 Hz" in err and "48000 Hz" in err
+
+
+def test_nan_in_the_file_stops_playback_with_exit_2(tmp_path, bank, jack_server):
+    x = np.zeros((RATE // 2, 2))
+    x[1000, 1] = np.nan
+    sf.write(tmp_path / "nan.wav", x, RATE, subtype="FLOAT")
+    code, err = run_cli("play", [str(tmp_path / "nan.wav"), "--filters", str(bank[0]),
+                                 "--server", jack_server])
+    assert code == 2 and "nan.wav" in err and "NaN or" in err and "at frame 1000" in err
+
+
 @pytest.mark.parametrize("case", ["no_server", "both_sources", "no_source", "missing_file",
                                   "rate", "channels", "block", "capture_without_live"])
 def test_bad_input_exits_2_with_a_message(tmp_path, bank, case):

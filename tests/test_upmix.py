@@ -174,3 +174,7 @@ def test_bad_settings_and_shapes_are_input_errors():
         Upmixer(RATE, frame=30)
     with pytest.raises(InputError, match=r"\(2, n\)"):
         upmix(np.zeros((3, 100)), RATE)
+    with pytest.raises(InputError, match="float32 or float64"):
+        Upmixer(RATE, dtype="float16")
+    with pytest.raises(InputError, match=r"float32 array of shape \(3, 100\)"):
+        Upmixer(RATE).process(np.zeros((2, 100)), out=np.zeros((3, 100)))
