@@ -21,7 +21,8 @@ from _cli import make_parser, run  # first: puts the checkout on sys.path
 from models.errors import InputError
 from renderer.convolver import check_block_size
 from renderer.filterbank import read_filterbank
-from renderer.jackplay import FileSource, play
+from renderer.jackplay import play
+from renderer.readahead import FileSource
 from renderer.live import INPUT_CHANNELS, BankRenderer
 from renderer.upmix import DEFAULT_FRAME, LOW_LATENCY_FRAME, MODES
 
