@@ -3,8 +3,14 @@
 Use from a test module with ``from jack_server import jack_server, jack_server_factory  # noqa``.
 
 - ``jack_server``: session fixture, the name of a server at 48 kHz, period 256.
-- ``jack_server_factory``: session fixture, ``make(period=256, rate=48000) -> name``; one
-  server per (period, rate), started on first use and kept for the session.
+- ``jack_server_factory``: session fixture, ``make(period=256, rate=48000, realtime=False,
+  sync=False) -> name``; one server per setting, started on first use and kept for the
+  session. ``realtime=True`` runs ``jackd -R`` (SCHED_FIFO, as in production) instead of
+  ``--no-realtime`` (where the system refuses real-time scheduling, jackd warns and runs
+  without it); ``sync=True`` adds ``-S``: each cycle waits for every client, so a late
+  client delays the cycle instead of losing its block.
+- ``server_log(name) -> str``: what that server has printed so far (its xrun lines name
+  the late client, or say that the driver itself woke late).
 
 Clients connect with ``jack.Client(..., servername=name, no_start_server=True)`` or with
 ``JACK_DEFAULT_SERVER=name`` in their environment. Every server is killed at teardown. The
@@ -21,6 +27,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -39,7 +46,16 @@ def _can_connect(name: str) -> bool:
     return True
 
 
-def _start(period: int, rate: int) -> tuple[str, subprocess.Popen]:
+LOGS: dict[str, Path] = {}  # server name -> its log file
+
+
+def server_log(name: str) -> str:
+    """Everything the server ``name`` (started here) has printed so far."""
+    return LOGS[name].read_text(errors="replace")
+
+
+def _start(period: int, rate: int, realtime: bool, sync: bool
+           ) -> tuple[str, subprocess.Popen]:
     """Start ``jackd`` on the dummy backend; wait until a client can connect, or skip."""
     if shutil.which("jackd") is None:
         pytest.skip("jackd is not installed (Debian package 'jackd2'; .ci/run installs it)")
@@ -49,23 +65,30 @@ def _start(period: int, rate: int) -> tuple[str, subprocess.Popen]:
         pytest.skip(f"the JACK-Client module cannot load: {exc}")
     jack.set_error_function(lambda message: None)  # connection probes fail until ready
     name = f"soundstage-test-{os.getpid()}-{period}-{uuid.uuid4().hex[:8]}"
-    cmd = ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", str(rate),
+    cmd = ["jackd", *(["-R", "-P", "70"] if realtime else ["--no-realtime"]),
+           *(["-S"] if sync else []), "-n", name, "-d", "dummy", "-r", str(rate),
            "-p", str(period)]
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-    log = tempfile.TemporaryFile("w+")  # a file, not a pipe: a full pipe would stall jackd
+    fd, log_name = tempfile.mkstemp(prefix=f"{name}.", suffix=".log")
+    LOGS[name] = Path(log_name)
+    log = os.fdopen(fd, "w+")  # a file, not a pipe: a full pipe would stall jackd
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             log.seek(0)
+            said = log.read().strip()[-500:]
+            log.close()
+            LOGS.pop(name).unlink(missing_ok=True)
             pytest.skip(f"jackd could not start ({' '.join(cmd)} exited with {proc.returncode}): "
-                        f"{log.read().strip()[-500:]}")
+                        f"{said}")
         if _can_connect(name):
             log.close()  # the process keeps its own handle
             return name, proc
         time.sleep(0.1)
     log.close()
     _stop(proc)
+    LOGS.pop(name).unlink(missing_ok=True)
     pytest.skip(f"jackd did not accept clients within {START_TIMEOUT_S:.0f} s: {' '.join(cmd)}")
 
 
@@ -83,17 +106,19 @@ def _stop(proc: subprocess.Popen) -> None:
 @pytest.fixture(scope="session")
 def jack_server_factory() -> Iterator[Callable[..., str]]:
     """``make(period=256, rate=48000) -> server name``: a dummy-backend server per setting."""
-    servers: dict[tuple[int, int], tuple[str, subprocess.Popen]] = {}
+    servers: dict[tuple[int, int, bool, bool], tuple[str, subprocess.Popen]] = {}
 
-    def make(period: int = 256, rate: int = 48000) -> str:
-        key = (int(period), int(rate))
+    def make(period: int = 256, rate: int = 48000, realtime: bool = False,
+             sync: bool = False) -> str:
+        key = (int(period), int(rate), bool(realtime), bool(sync))
         if key not in servers:
             servers[key] = _start(*key)
         return servers[key][0]
 
     yield make
-    for _, proc in servers.values():
+    for name, proc in servers.values():
         _stop(proc)
+        LOGS.pop(name).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
