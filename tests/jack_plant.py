@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from jack_server import close_client
+
 from models import Array
 from models.plant_sofa import model_ears
 
@@ -59,8 +61,7 @@ class JackPlant:
                 [self.loop_in.name, self.loop_out.name])
 
     def close(self) -> None:
-        self.client.deactivate(ignore_errors=True)
-        self.client.close(ignore_errors=True)
+        close_client(self.client)
 
     def _process(self, frames: int) -> None:
         history = self._history

@@ -24,8 +24,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -90,6 +92,26 @@ def _start(period: int, rate: int, realtime: bool, sync: bool
     _stop(proc)
     LOGS.pop(name).unlink(missing_ok=True)
     pytest.skip(f"jackd did not accept clients within {START_TIMEOUT_S:.0f} s: {' '.join(cmd)}")
+
+
+CLIENT_CLOSE_TIMEOUT_S = 10.0
+
+
+def close_client(client) -> None:
+    """Deactivate and close a test's own ``jack.Client`` on a helper thread, giving up after
+    ``CLIENT_CLOSE_TIMEOUT_S``: on a loaded machine ``jack_deactivate`` has been seen to wait
+    for the server forever, which would hang the whole run. A client left open dies with
+    its server at the end of the session."""
+    def close() -> None:
+        client.deactivate(ignore_errors=True)
+        client.close(ignore_errors=True)
+
+    worker = threading.Thread(target=close, daemon=True)
+    worker.start()
+    worker.join(CLIENT_CLOSE_TIMEOUT_S)
+    if worker.is_alive():
+        warnings.warn(f"JACK client {client.name!r} did not close within "
+                      f"{CLIENT_CLOSE_TIMEOUT_S:g} s; left to its server's teardown")
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from bad_inputs import run_cli, run_cli_subprocess
-from jack_server import jack_server, jack_server_factory, server_log  # noqa: F401
+from jack_server import close_client, jack_server, jack_server_factory, server_log  # noqa: F401
 from renderer.filterbank import read_filterbank
 from renderer.live import BankRenderer
 from renderer.render import render_file
@@ -79,8 +79,7 @@ def play_and_record(server: str, song, filters, seconds: float):
                                            "--gain-db", "-3", "--block", str(PERIOD)],
                                   timeout=60)
     finally:
-        recorder.client.deactivate()
-        recorder.client.close()
+        close_client(recorder.client)
     assert proc.returncode == 0, proc.stderr
     return proc, recorder
 
