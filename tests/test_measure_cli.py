@@ -148,23 +148,22 @@ def test_append_at_another_rate_is_refused_before_measuring(tmp_path,
                                                             jack_server_factory):  # noqa: F811
     server = jack_server_factory(period=256, rate=44100)
     out = tmp_path / "ears.sofa"
+
+    def refused_append() -> str:
+        before = out.read_bytes()
+        code, err = run_cli("measure", ["--array", "stereo_pair", "--pose", "1.5,0,0.2,0",
+                                        "--out", str(out), "--append", *FAST, "--server", server,
+                                        "--outputs", "system:playback_1,system:playback_2",
+                                        "--inputs", "system:capture_1,system:capture_2"])
+        assert code == 2 and out.read_bytes() == before
+        return err
+
     write_ears_sofa(out, load_array("stereo_pair"), 48000, [HEAD])
-    before = out.read_bytes()
-    code, err = run_cli("measure", ["--array", "stereo_pair", "--pose", "1.5,0,0.2,0", "--out",
-                                    str(out), "--append", *FAST, "--server", server,
-                                    "--outputs", "system:playback_1,system:playback_2",
-                                    "--inputs", "system:capture_1,system:capture_2"])
-    assert code == 2
-    assert "ears.sofa: measured at 48000 Hz, but the JACK server runs at 44100 Hz" in err
+    assert "ears.sofa: measured at 48000 Hz, but the JACK server runs at 44100 Hz" in \
+        refused_append()
     write_ears_sofa(out, load_array("stereo_pair"), 44100, [HEAD], n_samples=1000)
-    before = out.read_bytes()
-    code, err = run_cli("measure", ["--array", "stereo_pair", "--pose", "1.5,0,0.2,0", "--out",
-                                    str(out), "--append", *FAST, "--server", server,
-                                    "--outputs", "system:playback_1,system:playback_2",
-                                    "--inputs", "system:capture_1,system:capture_2"])
-    assert code == 2
-    assert "ears.sofa: its responses are 1000 samples long, --ir-ms 20 gives 882" in err
-    assert out.read_bytes() == before
+    assert "ears.sofa: its responses are 1000 samples long, --ir-ms 20 gives 882" in \
+        refused_append()
 
 
 # ---------------------------------------------------------------- without a server
