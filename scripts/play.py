@@ -5,8 +5,11 @@
         [--block N] [--gain-db G] [--upmix MODE] [--low-latency] [--connect auto|P1,P2,...]
         [--server NAME] [--name CLIENT]
     python scripts/play.py --live --filters FB.npz [--capture auto|P1,P2] [...]
+    python scripts/play.py IN.wav --filters TRACKED.npz --osc-port 9000 [...]
 
-One output port per driver, named after it. Stops at the end of the file (after the
+One output port per driver, named after it. A tracked bank follows the head poses sent as
+OSC messages ``/head/pose x y z yaw_deg`` to ``--osc-port`` (UDP); with no recent pose
+(``--pose-timeout``) it plays its nominal cell. Stops at the end of the file (after the
 filter tail) or on Ctrl-C, then prints xruns, DSP load and latency.
 """
 
@@ -20,10 +23,11 @@ from _cli import make_parser, run  # first: puts the checkout on sys.path
 
 from models.errors import InputError
 from renderer.convolver import check_block_size
-from renderer.filterbank import read_filterbank
 from renderer.jackplay import play
-from renderer.readahead import FileSource
 from renderer.live import INPUT_CHANNELS, BankRenderer
+from renderer.osc_poses import OscPoseListener
+from renderer.readahead import FileSource
+from renderer.trackedbank import TrackedBank, read_bank
 from renderer.upmix import DEFAULT_FRAME, LOW_LATENCY_FRAME, MODES
 
 
@@ -54,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --live: connect these ports to the inputs")
     parser.add_argument("--server", default=None, help="JACK server name (default: default)")
     parser.add_argument("--name", default="soundstage", help="JACK client name")
+    parser.add_argument("--osc-port", type=int, default=None,
+                        help="with a tracked bank: UDP port for OSC /head/pose x y z yaw_deg")
+    parser.add_argument("--osc-host", default="127.0.0.1",
+                        help="address to listen on for OSC poses (0.0.0.0: every interface)")
+    parser.add_argument("--pose-timeout", type=float, default=0.5,
+                        help="seconds after which a pose is stale and the nominal cell plays")
     return parser
 
 
@@ -66,15 +76,28 @@ def main(args: argparse.Namespace) -> int:
         raise InputError("give a sound file to play or --live, not both or neither")
     if args.capture is not None and not args.live:
         raise InputError("--capture needs --live")
-    bank = read_filterbank(args.filters)
+    bank = read_bank(args.filters)
+    tracked = isinstance(bank, TrackedBank)
+    if args.osc_port is not None and not tracked:
+        raise InputError(f"--osc-port: {args.filters} is a plain filter bank; head poses need "
+                         f"a tracked bank (train.py --tracked)")
     upmix = bank.manifest["upmix"]
     mode = args.upmix or (upmix.get("mode") if isinstance(upmix, dict)
                           and upmix.get("mode") in MODES else "frequency")
     frame = LOW_LATENCY_FRAME if args.low_latency else DEFAULT_FRAME
 
+    poses = None
+    if args.osc_port is not None:
+        poses = OscPoseListener(args.osc_port, host=args.osc_host,
+                                timeout_s=args.pose_timeout).start()
+    elif tracked:
+        print(f"{args.name}: tracked bank without --osc-port: playing its nominal cell",
+              flush=True)
+
     def make_renderer(period: int) -> BankRenderer:
         renderer = BankRenderer(bank, period, input_kind=args.input_kind, upmix_mode=mode,
-                                upmix_frame=frame, gain_db=args.gain_db)
+                                upmix_frame=frame, gain_db=args.gain_db,
+                                pose=poses.pose if poses is not None else None)
         print(f"{args.name}: {len(renderer.outputs)} driver outputs "
               f"({', '.join(renderer.outputs)}), period {period} at {bank.sample_rate} Hz; "
               f"Ctrl-C stops", flush=True)
@@ -84,10 +107,16 @@ def main(args: argparse.Namespace) -> int:
         check_block_size(args.block)
     source = None if args.live else \
         FileSource(args.input, len(INPUT_CHANNELS[args.input_kind]), bank.sample_rate)
-    report = play(make_renderer, bank.sample_rate, source=source,
-                  input_kind=args.input_kind, server=args.server, client_name=args.name,
-                  connect=_ports(args.connect), capture=_ports(args.capture),
-                  period=args.block)
+    try:
+        report = play(make_renderer, bank.sample_rate, source=source,
+                      input_kind=args.input_kind, server=args.server, client_name=args.name,
+                      connect=_ports(args.connect), capture=_ports(args.capture),
+                      period=args.block)
+    finally:
+        if poses is not None:
+            poses.close()
+    if poses is not None:
+        print(f"head poses: {poses.received} received, {poses.rejected} malformed")
     for line in report.lines():
         print(line)
     return 0

@@ -168,7 +168,8 @@ def test_nan_in_the_file_stops_playback_with_exit_2(tmp_path, bank, jack_server)
 
 
 @pytest.mark.parametrize("case", ["no_server", "both_sources", "no_source", "missing_file",
-                                  "rate", "channels", "block", "capture_without_live"])
+                                  "rate", "channels", "block", "capture_without_live",
+                                  "osc_with_plain_bank"])
 def test_bad_input_exits_2_with_a_message(tmp_path, bank, case):
     song = stereo_file(tmp_path / "song.wav", 0.1)
     filters = ["--filters", str(bank[0])]
@@ -185,6 +186,8 @@ def test_bad_input_exits_2_with_a_message(tmp_path, bank, case):
         "block": ([str(song), *filters, "--block", "31"], ["block size", "32"]),
         "capture_without_live": ([str(song), *filters, "--capture", "auto"],
                                  ["--capture", "--live"]),
+        "osc_with_plain_bank": ([str(song), *filters, "--osc-port", "9000"],
+                                ["--osc-port", "plain filter bank", "tracked"]),
     }[case]
     if case == "no_server" and not _jack_loads():
         pytest.skip("the JACK-Client module cannot load libjack (Debian package jackd2)")
@@ -260,3 +263,64 @@ def _jack_loads() -> bool:
     except (ImportError, OSError):
         return False
     return True
+
+
+@pytest.mark.parametrize("input_kind", ["stereo", "binaural"])
+def test_a_tracked_bank_plays_the_cell_of_the_pose(input_kind):
+    """Live rendering of a tracked bank equals the plain renderer of the cell nearest the
+    pose, and of the nominal cell while no pose is known."""
+    from tracked_fixtures import synthetic_tracked_bank
+
+    tracked = synthetic_tracked_bank(n_taps=96)
+    poses = [None]
+    live = BankRenderer(tracked, 64, input_kind=input_kind, pose=lambda: poses[0])
+    x = np.random.default_rng(3).standard_normal((live.inputs, 64 * 40)).astype(np.float32)
+    far_cell = 0 if tracked.nominal_cell != 0 else 1
+    for pose, cell in ((None, tracked.nominal_cell), (tracked.cells[far_cell], far_cell)):
+        poses[0] = pose
+        live.reset()
+        plain = BankRenderer(tracked.cell_bank(cell), 64, input_kind=input_kind)
+        for i in range(0, x.shape[1], 64):
+            got = live.process(x[:, i:i + 64]).copy()
+            np.testing.assert_allclose(got, plain.process(x[:, i:i + 64]), atol=2e-5)
+    assert live.latency == plain.latency and live.tail == plain.tail
+
+
+def test_a_tracked_bank_follows_osc_poses_on_jackd(tmp_path, jack_server):
+    """play.py with a tracked bank and --osc-port on the dummy server: poses sent over UDP
+    loopback while it plays are received and counted; malformed ones are not used."""
+    import socket
+    import threading
+
+    from pythonosc.udp_client import SimpleUDPClient
+    from tracked_fixtures import synthetic_tracked_bank
+
+    from renderer.trackedbank import write_trackedbank
+
+    filters = write_trackedbank(tmp_path / "tracked.npz", synthetic_tracked_bank(n_taps=256))
+    song = stereo_file(tmp_path / "song.wav", 2.0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stop = threading.Event()
+
+    def send() -> None:
+        client = SimpleUDPClient("127.0.0.1", port)
+        deadline = time.monotonic() + 20.0  # bounded whatever happens to play.py
+        while not stop.is_set() and time.monotonic() < deadline:
+            client.send_message("/head/pose", [2.2, 0.1, 0.25, 0.0])
+            client.send_message("/head/pose", ["far", "away"])
+            time.sleep(0.05)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        proc = run_cli_subprocess("play", [str(song), "--filters", str(filters), "--server",
+                                           jack_server, "--osc-port", str(port)], timeout=60)
+    finally:
+        stop.set()
+        sender.join()
+    assert proc.returncode == 0, proc.stderr
+    received, malformed = map(int, re.search(r"head poses: (\d+) received, (\d+) malformed",
+                                             proc.stdout).groups())
+    assert received > 10 and malformed > 10
