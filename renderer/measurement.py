@@ -99,7 +99,7 @@ def measure_drivers(play_record: PlayRecordFn, sweep: Sweep, *, driver_names: Se
                  if replayed > replayed_before else "")
         progress(f"driver {d + 1}/{n_drivers} {name}: {repeats} sweep(s){again}, recorded "
                  f"peak " + ", ".join(f"{_db(p):.1f}" for p in peaks[d, :n_inputs]) + " dBFS, "
-                 f"peak-to-noise " + ", ".join(f"{q:.0f}" for q in ratios[d]) + " dB")
+                 "peak-to-noise " + ", ".join(f"{q:.0f}" for q in ratios[d]) + " dB")
     mean = irs.mean(axis=1, keepdims=True)
     spread = _db(np.sqrt(np.sum((irs - mean) ** 2, axis=(1, 3)) / repeats
                          / np.sum(mean[:, 0] ** 2, axis=-1)))  # (drivers, inputs)
