@@ -129,6 +129,7 @@ FIGURE_SENSE = {
     "separation_nominal_units_median_db": 1, "beam_null_db": -1, "beam_null_units_median_db": -1,
     "beam_ripple_db": -1, "beam_rear_db": -1, "tonal_deviation_C_db": -1,
     "tonal_deviation_L_db": -1, "effort_peak_excess_db": -1, "headroom_db": -1,
+    "ild_error_L_db": -1, "itd_error_L_us": -1,
 }
 
 

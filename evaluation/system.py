@@ -96,6 +96,8 @@ def evaluate_filters(array: Array, filters: np.ndarray, ctc_filters: np.ndarray,
         "ild_L_db": float(ild_l), "itd_L_us": float(itd_l),
         "ild_R_db": float(ild_r), "itd_R_us": float(itd_r),
         "ild_reference_db": float(ref_ild), "itd_reference_us": float(ref_itd),
+        "ild_error_L_db": float(abs(ild_l - ref_ild)),
+        "itd_error_L_us": float(abs(itd_l - ref_itd)),
         "beam_null_db": beam_c["null_db"], "beam_ripple_db": beam_c["ripple_db"],
         "beam_rear_db": beam_c["rear_db"],
         # C: far-field on-axis vs flat; L: nominal left ear vs a real source at +width.

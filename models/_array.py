@@ -129,7 +129,8 @@ def _driver_model_name(top: Fields) -> str:
 
 def _parse_driver(f: Fields) -> Driver:
     """One ``[[drivers]]`` table. ``body_radius_m`` defaults to the distance of the driver's
-    plane from the device centre along its axis, at least 1.25 driver radii (a cap of at most 53 deg)."""
+    plane from the device centre along its axis, at least 1.25 driver radii (a cap of at
+    most 53 deg)."""
     f.reject_unknown({"name", "position_m", "axis", "radius_m", "band_hz", "body_radius_m"})
     axis = f.vector("axis", 3)
     norm = float(np.linalg.norm(axis))

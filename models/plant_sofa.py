@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 from models._array import Array
 from models._head_sofa import _dtft, _float_array
 from models._resample import integer_rate, resample_ir
@@ -491,3 +490,84 @@ def _cartesian(sofa, name: str, path: Path, count: int, per_pose: bool = True) -
     if value.shape != (count, 3):
         raise InputError(f"{path}: {name}: expected shape ({count}, 3), got {value.shape}")
     return value
+
+
+# ---------------------------------------------------------------- appending measurements
+
+
+def append_ears(existing: MeasuredEars, new: MeasuredEars) -> MeasuredEars:
+    """``existing`` with the poses of ``new`` added; InputError (naming ``existing.source``)
+    unless both have the same rate, length, emitters and ears, and no pose repeats (1 cm,
+    1 degree)."""
+    _check_same(existing, new)
+    if not np.allclose(existing.receiver_positions_m, new.receiver_positions_m, atol=0.01):
+        raise InputError(f"{existing.source}: ReceiverPosition: the file's ears "
+                         f"{existing.receiver_positions_m.tolist()} differ from the new ones")
+    check_new_poses(existing, new.listener_positions_m, new.listener_views)
+    return dataclasses.replace(
+        existing, ir=np.concatenate([existing.ir, new.ir]),
+        listener_positions_m=np.concatenate([existing.listener_positions_m,
+                                             new.listener_positions_m]),
+        listener_views=np.concatenate([existing.listener_views, new.listener_views]),
+        comment="\n".join(c for c in (existing.comment, new.comment) if c))
+
+
+def check_new_poses(existing: MeasuredEars, positions_m: np.ndarray, views: np.ndarray) -> None:
+    """InputError if a pose (positions (K, 3), views (K, 3)) is already in ``existing``
+    (head within 1 cm, facing within 1 degree)."""
+    for position, view in zip(positions_m, views):
+        gap = np.linalg.norm(existing.listener_positions_m - position, axis=1)
+        turn = np.abs((_azimuth(existing.listener_views) - _azimuth(view[None]) + np.pi)
+                      % (2 * np.pi) - np.pi)
+        same = np.flatnonzero((gap < 0.01) & (np.degrees(turn) < 1.0))
+        if same.size:
+            raise InputError(f"{existing.source}: pose {np.round(position, 3).tolist()} "
+                             f"facing azimuth {np.degrees(_azimuth(view[None])[0]):.1f} deg "
+                             f"is already measured (pose {same[0]}); measure another pose")
+
+
+def check_new_microphones(existing: MeasuredFarfield, azimuths_deg: np.ndarray,
+                          radius_m: np.ndarray) -> None:
+    """InputError unless microphones at ``azimuths_deg`` (K,), ``radius_m`` (K,) are new to
+    ``existing`` (no azimuth within 0.5 degree) and on its circle (radius within 1 cm)."""
+    if not np.allclose(radius_m, existing.radius_m[0], atol=0.01):
+        raise InputError(f"{existing.source}: the file's measurement circle has radius "
+                         f"{existing.radius_m[0]:g} m, the new microphone {radius_m[0]:g} m")
+    for az in azimuths_deg:
+        turn = np.abs((existing.azimuth_deg - az + 180) % 360 - 180)
+        if np.any(turn < 0.5):
+            raise InputError(f"{existing.source}: azimuth {az:g} deg is already measured; "
+                             f"measure another azimuth")
+
+
+def append_farfield(existing: MeasuredFarfield, new: MeasuredFarfield) -> MeasuredFarfield:
+    """``existing`` with the microphones of ``new`` added; InputError unless both have the
+    same rate, length and emitters, the same radius (1 cm) and no azimuth repeats (0.5 deg)."""
+    _check_same(existing, new)
+    check_new_microphones(existing, new.azimuth_deg, new.radius_m)
+    return dataclasses.replace(
+        existing, ir=np.concatenate([existing.ir, new.ir]),
+        azimuth_deg=np.concatenate([existing.azimuth_deg, new.azimuth_deg]),
+        elevation_deg=np.concatenate([existing.elevation_deg, new.elevation_deg]),
+        radius_m=np.concatenate([existing.radius_m, new.radius_m]),
+        comment="\n".join(c for c in (existing.comment, new.comment) if c))
+
+
+def _check_same(existing, new) -> None:
+    """Rate, IR length and emitters of a measurement to append must match the file's."""
+    where = existing.source
+    if existing.sample_rate_hz != new.sample_rate_hz:
+        raise InputError(f"{where}: measured at {existing.sample_rate_hz:g} Hz, but the new "
+                         f"measurement is at {new.sample_rate_hz:g} Hz; run the server at the "
+                         f"file's rate")
+    if existing.ir.shape[-2] != new.ir.shape[-2]:
+        raise InputError(f"{where}: its IRs are {existing.ir.shape[-2]} samples long, the new "
+                         f"ones {new.ir.shape[-2]}; measure with the same IR length")
+    if existing.emitter_positions_m.shape != new.emitter_positions_m.shape or not np.allclose(
+            existing.emitter_positions_m, new.emitter_positions_m, atol=EMITTER_TOLERANCE_M):
+        raise InputError(f"{where}: its emitters (drivers) differ from the array being "
+                         f"measured; append only measurements of the same array")
+
+
+def _azimuth(views: np.ndarray) -> np.ndarray:
+    return np.arctan2(views[:, 1], views[:, 0])

@@ -100,9 +100,10 @@ def unit_array(array: Array, unit: UnitDraw) -> Array:
     """The array with this unit's moved and tilted drivers."""
     drivers = []
     for d, driver in enumerate(array.drivers):
-        axis = np.cos(unit.tilt_rad[d]) * driver.axis + np.sin(unit.tilt_rad[d]) * unit.tilt_direction[d]
-        drivers.append(dataclasses.replace(driver, position_m=driver.position_m + unit.position_m[d],
-                                           axis=axis / np.linalg.norm(axis)))
+        tilt = unit.tilt_rad[d]
+        axis = np.cos(tilt) * driver.axis + np.sin(tilt) * unit.tilt_direction[d]
+        drivers.append(dataclasses.replace(driver, axis=axis / np.linalg.norm(axis),
+                                           position_m=driver.position_m + unit.position_m[d]))
     return dataclasses.replace(array, drivers=tuple(drivers))
 
 

@@ -191,13 +191,19 @@ def effort(s, t) -> jnp.ndarray:
     return jnp.mean(weighted_mean_over_freq(penalty, t["freq_weight"]))
 
 
-def headroom(s, t, temperature_db: float = 0.5) -> jnp.ndarray:
+HEADROOM_TEMPERATURE_DB = 0.1  # soft maximum over D x F values: at most 0.1 ln(D F) dB high
+
+
+def headroom(s, t) -> jnp.ndarray:
     """Excess (dB) of the bank's headroom over ``t["headroom_db"]``: the soft maximum over
     drivers and frequencies of ``20 log10 sum_c |W_cd(f)|`` (L, R, C together), the
-    attenuation the renderer needs (renderer.export.headroom_db)."""
+    attenuation the renderer needs (renderer.export.headroom_db). A sharp soft maximum:
+    every dB it over-estimates the peak by is loudness or width given away for nothing
+    (low-frequency interaural delay needs effort)."""
     gain_db = 2.0 * db(jnp.sum(jnp.abs(s["filters"][:3]), axis=0))  # (D, F), 20 log10
-    peak = temperature_db * jax.nn.logsumexp(gain_db / temperature_db)
-    return hinge_db(peak - t["headroom_db"])
+    temperature = HEADROOM_TEMPERATURE_DB
+    peak = temperature * jax.nn.logsumexp(gain_db / temperature)
+    return hinge_db(peak - t["headroom_db"], softness_db=HEADROOM_TEMPERATURE_DB)
 
 
 def compactness(s, t) -> jnp.ndarray:

@@ -65,38 +65,63 @@ class Convolver:
         self._spectra = np.ascontiguousarray(spectra[::-1]).reshape(k * self.inputs,
                                                                       self.outputs, b + 1)
         complex_dtype = self._spectra.dtype
-        self._frame = np.zeros((self.inputs, 2 * b), self.dtype)
-        # The delay line is stored twice over so the last K spectra are one contiguous slice.
-        self._delay_line = np.zeros((2 * k, self.inputs, b + 1), complex_dtype)
+        # Everything per block happens in these buffers: no array is allocated. The input
+        # FFT runs in float64 (NumPy's float32 rfft copies its input), the products in dtype.
+        self._frames = [np.zeros((self.inputs, 1, 2 * b)) for _ in range(2)]
+        self._spectrum = np.empty((self.inputs, 1, b + 1), np.complex128)
+        # The delay line is stored twice over so the last K spectra are one contiguous slice,
+        # and each spectrum once per output, so the product below needs no broadcasting
+        # (a broadcasting ufunc allocates iterator buffers).
+        self._delay_line = np.zeros((2 * k, self.inputs, self.outputs, b + 1), complex_dtype)
         self._products = np.empty((k * self.inputs, self.outputs, b + 1), complex_dtype)
         self._sum = np.empty((self.outputs, b + 1), complex_dtype)
-        self._pos = 0
+        self._time = np.empty((self.outputs, 2 * b), self.dtype)
+        self._pos = self._turn = 0
+        # Views built once (each costs about a microsecond): per delay-line position, the
+        # two slots written and the K spectra read; per ping-pong frame, its halves.
+        line = self._delay_line
+        self._slots = [line[pos::k] for pos in range(k)]
+        self._recent = [line[pos + 1:pos + 1 + k].reshape(self._products.shape)
+                        for pos in range(k)]
+        self._halves = [(frame[:, 0, :b], frame[:, 0, b:]) for frame in self._frames]
+        self._new_half = self._time[:, b:]
 
     def reset(self) -> None:
         """Forget all past input (silence before the next block)."""
-        self._frame[:] = 0.0
+        for frame in self._frames:
+            frame[:] = 0.0
         self._delay_line[:] = 0.0
-        self._pos = 0
+        self._pos = self._turn = 0
 
-    def process(self, block) -> np.ndarray:
-        """Filter one block: ``(inputs, block_size)`` in, ``(outputs, block_size)`` out."""
+    def process(self, block, out: np.ndarray | None = None) -> np.ndarray:
+        """Filter one block: ``(inputs, block_size)`` in, ``(outputs, block_size)`` out.
+
+        The result goes into ``out`` (that shape, this convolver's dtype) when given, else
+        into a new array; nothing else is allocated."""
         block = np.asarray(block)
         if block.shape != (self.inputs, self.block_size):
             raise InputError(f"block: expected shape ({self.inputs}, {self.block_size}), "
                              f"got {block.shape}")
         b, k = self.block_size, self.partitions
-        frame = self._frame
-        frame[:, :b] = frame[:, b:]
-        frame[:, b:] = block
-        spectrum = sfft.rfft(frame, axis=-1)
+        if out is None:
+            out = np.empty((self.outputs, b), self.dtype)
+        elif out.shape != (self.outputs, b) or out.dtype != self.dtype:
+            raise InputError(f"out: expected a {self.dtype} array of shape ({self.outputs}, "
+                             f"{b}), got {out.dtype} {out.shape}")
+        turn = self._turn
+        (_, last_new), (old, new) = self._halves[turn], self._halves[1 - turn]
+        old[...] = last_new  # ping-pong: a copy within one array goes via a temporary
+        new[...] = block
+        self._turn = 1 - turn
+        np.fft.rfft(self._frames[1 - turn], axis=-1, out=self._spectrum)
         pos = self._pos
-        self._delay_line[pos] = spectrum
-        self._delay_line[pos + k] = spectrum
+        np.copyto(self._slots[pos], self._spectrum, casting="same_kind")  # once per output
         self._pos = (pos + 1) % k
-        recent = self._delay_line[pos + 1:pos + 1 + k].reshape(k * self.inputs, 1, b + 1)
-        np.multiply(recent, self._spectra, out=self._products)
+        np.multiply(self._recent[pos], self._spectra, out=self._products)
         np.add.reduce(self._products, axis=0, out=self._sum)
-        return sfft.irfft(self._sum, n=2 * b, axis=-1)[:, b:]
+        np.fft.irfft(self._sum, 2 * b, axis=-1, out=self._time)
+        out[...] = self._new_half
+        return out
 
 
 def convolve_offline(x, taps, *, fft_size: int | None = None) -> np.ndarray:

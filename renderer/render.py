@@ -30,6 +30,7 @@ from renderer.wavio import check_output, open_input, read_blocks, wav_writer
 
 INPUTS = ("stereo", "lrc", "binaural")
 PROGRESS_MIN_S = 10.0  # show a progress bar for inputs longer than this
+READ_FRAMES = 16384  # frames read per step: the upmix runs many hops per call
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,8 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
             prev = None if ears is None else \
                 stack.enter_context(wav_writer(preview_path, rate, 2, subtype))
             peak, preview_peak = 0.0, 0.0
-            for feeds in run(stages, _counted(read_blocks(snd, block), bar)):
+            reads = read_blocks(snd, max(block, READ_FRAMES))
+            for feeds in run(stages, _counted(reads, bar)):
                 peak = max(peak, float(np.max(np.abs(feeds))))
                 out.write(feeds.T.astype(np.float32))
                 if ears is not None:

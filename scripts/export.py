@@ -13,6 +13,7 @@ from pathlib import Path
 
 from _cli import make_parser, run  # first: puts the checkout on sys.path
 
+from renderer.atomic import check_output_folder
 from renderer.export import FORMATS, INPUTS, export_bank, headroom_db
 from renderer.filterbank import read_filterbank
 
@@ -23,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", dest="fmt", choices=FORMATS, required=True,
                         help="wav: WAV files and paths.json; brutefir: raw float32 files and "
                         "brutefir.conf; camilladsp: WAV files and camilladsp.yml (v3)")
-    parser.add_argument("--out", type=Path, required=True, help="existing output directory")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output directory; created when its parent exists")
     parser.add_argument("--input", dest="inputs", choices=list(INPUTS), default="lrc",
                         help="lrc: the L, R, C taps; binaural: the crosstalk-only ctc_taps")
     return parser
@@ -31,7 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> int:
     bank = read_filterbank(args.filters)
-    written = export_bank(bank, args.out, args.fmt, inputs=args.inputs)
+    out = check_output_folder(args.out)
+    created = not out.exists()
+    out.mkdir(exist_ok=True)
+    try:
+        written = export_bank(bank, out, args.fmt, inputs=args.inputs)
+    except BaseException:
+        if created:
+            out.rmdir()  # export_bank leaves nothing in it on failure
+        raise
     taps = bank.taps if args.inputs == "lrc" else bank.ctc_taps
     print(f"wrote {len(written)} files to {args.out} ({args.fmt}); headroom gain "
           f"{-headroom_db(taps):.2f} dB")

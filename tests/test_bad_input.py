@@ -179,8 +179,8 @@ def _export(case: str, inputs, out: Path) -> tuple[list[str], list[str]]:
         path, words = inputs[case]
         return [str(path), "--format", "wav", "--out", str(out)], words
     return {
-        "out_missing_dir": ([good_bank, "--format", "brutefir", "--out", str(out / "no")],
-                            ["does not exist"]),
+        "out_missing_dir": ([good_bank, "--format", "brutefir", "--out",
+                             str(out / "no" / "such")], ["parent directory", "does not exist"]),
         "out_is_file": ([good_bank, "--format", "wav", "--out", str(inputs["good_wav"][0])],
                         ["good.wav", "not a directory"]),
         "unknown_format": ([good_bank, "--format", "vst", "--out", str(out)],

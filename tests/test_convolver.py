@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -65,6 +67,30 @@ def test_float64_streaming_is_exact_to_rounding():
     assert np.max(np.abs(got - reference(x, taps))) < 1e-12
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_blocks_into_out_allocate_no_array_memory_and_equal_scipy(dtype):
+    """The real-time path: ``out=`` receives the block and nothing else is allocated. What
+    tracemalloc sees is Python objects (views), a few KB; one output block is 40-80 KB."""
+    x, taps = signals(np.random.default_rng(7), 3, 5, 40 * 2048, 3000)
+    conv = Convolver(taps, 2048, dtype=dtype)
+    out = np.empty((5, 40 * 2048), dtype)
+    block = np.empty((5, 2048), dtype)
+    for i in range(5):
+        out[:, i * 2048:(i + 1) * 2048] = conv.process(x[:, i * 2048:(i + 1) * 2048], out=block)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for i in range(5, 40):
+            out[:, i * 2048:(i + 1) * 2048] = conv.process(x[:, i * 2048:(i + 1) * 2048],
+                                                           out=block)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert np.max(np.abs(out - reference(x, taps)[:, :out.shape[1]])) < tol
+
+
 def test_reset_forgets_the_past():
     rng = np.random.default_rng(2)
     x, taps = signals(rng, 3, 5, 2048, 700)
@@ -97,8 +123,10 @@ def test_bad_taps_and_blocks_are_input_errors():
         Convolver(np.full((3, 5, 16), np.nan), 64)
     with pytest.raises(InputError, match=r"\(inputs, outputs, N\)"):
         Convolver(np.zeros((3, 16)), 64)
-    conv = Convolver(np.zeros((3, 5, 16)), 64)
+    conv = Convolver(np.zeros((3, 5, 16)), 64, dtype=np.float64)
     with pytest.raises(InputError, match=r"expected shape \(3, 64\)"):
         conv.process(np.zeros((3, 63)))
     with pytest.raises(InputError, match=r"\(3, n\)"):
         convolve_offline(np.zeros((2, 100)), np.zeros((3, 5, 16)))
+    with pytest.raises(InputError, match=r"out: expected a float64 array of shape \(5, 64\)"):
+        conv.process(np.zeros((3, 64)), out=np.zeros((5, 64), np.float32))

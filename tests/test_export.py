@@ -57,6 +57,17 @@ def test_wav_export_holds_every_path_exactly(tmp_path, bank, inputs):
             data, taps[names.index(entry["input"]), DRIVERS.index(entry["output"])])
 
 
+def test_out_folder_is_created_when_its_parent_exists(tmp_path, bank, capsys):
+    path, _ = bank
+    out = tmp_path / "new"
+    assert export(path, "--format", "camilladsp", "--out", out) == 0
+    assert (out / "camilladsp.yml").is_file() and len(list(out.glob("*.wav"))) == 15
+    (tmp_path / "bad.npz").write_bytes(b"not a bank")
+    assert export(tmp_path / "bad.npz", "--format", "wav", "--out", tmp_path / "never") == 2
+    assert "bad.npz" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()  # a failed export leaves no folder behind
+
+
 @pytest.mark.skipif(shutil.which("brutefir") is None,
                     reason="BruteFIR is not installed (Debian package 'brutefir'; "
                     ".ci/run installs it)")
@@ -127,8 +138,8 @@ def _text_checks(text: str) -> None:
 
 def test_bad_output_directory_and_bank_exit_2(tmp_path, bank, capsys):
     path, _ = bank
-    assert export(path, "--format", "wav", "--out", tmp_path / "missing") == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert export(path, "--format", "wav", "--out", tmp_path / "missing" / "deeper") == 2
+    assert "parent directory" in capsys.readouterr().err
     assert export(tmp_path / "nope.npz", "--format", "wav", "--out", tmp_path) == 2
     assert "not found" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fb.npz"]

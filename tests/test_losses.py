@@ -158,12 +158,15 @@ def _one_plant(case: Callable, key: str) -> Callable:
 
 def _headroom(t):
     """Every driver at -20 dB (ideal) or 24 dB summed over L, R, C: the soft maximum over
-    D x F equal values is the value plus 0.5 ln(D F) dB."""
+    D x F equal values is the value plus T ln(D F) dB (T the temperature)."""
+    from optim.losses import HEADROOM_TEMPERATURE_DB
+
     n_freqs = np_(t, "bulk").size
     quiet = np.full((5, 5, n_freqs), 0.1 / 3)
     loud = np.full((5, 5, n_freqs), 10 ** (24 / 20) / 3)
-    peak = 24.0 + 0.5 * np.log(5 * n_freqs)
-    return {"filters": quiet}, {"filters": loud}, softplus(peak - t["headroom_db"])
+    peak = 24.0 + HEADROOM_TEMPERATURE_DB * np.log(5 * n_freqs)
+    excess = (peak - t["headroom_db"]) / HEADROOM_TEMPERATURE_DB  # the hinge is as sharp
+    return {"filters": quiet}, {"filters": loud}, HEADROOM_TEMPERATURE_DB * softplus(excess)
 
 
 def _compactness(t):
