@@ -39,6 +39,29 @@ def check_block_size(block_size) -> int:
     return int(block_size)
 
 
+def check_dtype(dtype) -> np.dtype:
+    """The arithmetic precision of a convolver: float32 or float64, else InputError."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise InputError(f"dtype: expected float32 or float64, got {dtype}")
+    return dtype
+
+
+def partition_spectra(taps: np.ndarray, block_size: int, dtype: np.dtype) -> np.ndarray:
+    """Spectra (..., K * inputs, outputs, block_size + 1) of ``taps`` (..., inputs, outputs,
+    N) cut into ``K = ceil(N / block_size)`` partitions, each zero-padded to an FFT of
+    ``2 * block_size``; the oldest partition first, to match a delay line read oldest-first."""
+    *lead, inputs, outputs, n_taps = taps.shape
+    b = block_size
+    k = -(-n_taps // b)
+    parts = np.zeros((*lead, k * b, inputs, outputs), dtype)
+    parts[..., :n_taps, :, :] = np.moveaxis(taps, -1, -3)
+    parts = np.moveaxis(parts.reshape(*lead, k, b, inputs, outputs), -3, -1)
+    spectra = sfft.rfft(parts, n=2 * b, axis=-1)  # (..., K, I, O, F)
+    return np.ascontiguousarray(np.flip(spectra, axis=-4)).reshape(
+        *lead, k * inputs, outputs, b + 1)
+
+
 class Convolver:
     """Uniformly partitioned overlap-save convolver with a frequency-domain delay line.
 
@@ -52,18 +75,10 @@ class Convolver:
     def __init__(self, taps, block_size: int, *, dtype=np.float32):
         taps = check_taps(taps)
         self.block_size = b = check_block_size(block_size)
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise InputError(f"dtype: expected float32 or float64, got {self.dtype}")
+        self.dtype = check_dtype(dtype)
         self.inputs, self.outputs, n_taps = taps.shape
         self.partitions = k = -(-n_taps // b)
-        parts = np.zeros((k * b, self.inputs, self.outputs), self.dtype)
-        parts[:n_taps] = np.moveaxis(taps, -1, 0)
-        parts = np.moveaxis(parts.reshape(k, b, self.inputs, self.outputs), 1, -1)
-        spectra = sfft.rfft(parts, n=2 * b, axis=-1)  # (K, I, O, F)
-        # Oldest partition first, to match the delay line read oldest-first below.
-        self._spectra = np.ascontiguousarray(spectra[::-1]).reshape(k * self.inputs,
-                                                                      self.outputs, b + 1)
+        self._spectra = partition_spectra(taps, b, self.dtype)
         complex_dtype = self._spectra.dtype
         # Everything per block happens in these buffers: no array is allocated. The input
         # FFT runs in float64 (NumPy's float32 rfft copies its input), the products in dtype.

@@ -20,7 +20,7 @@ import scipy.fft as sfft
 
 from models.errors import InputError
 from models.poses import YAW_M_PER_DEG, pose_distance
-from renderer.convolver import check_block_size, check_taps
+from renderer.convolver import check_block_size, check_dtype, check_taps, partition_spectra
 
 
 def crossfade_ramp(block_size: int) -> np.ndarray:
@@ -54,17 +54,9 @@ class TrackedConvolver:
         self.cells, self.nominal = cells, int(nominal)
         self._anchor: tuple | None = None  # (x, y, z, yaw, cell, slack) of the last search
         self.block_size = b = check_block_size(block_size)
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise InputError(f"dtype: expected float32 or float64, got {self.dtype}")
+        self.dtype = check_dtype(dtype)
         self.partitions = k = -(-n_taps // b)
-        parts = np.zeros((n_cells, k * b, self.inputs, self.outputs), self.dtype)
-        parts[:, :n_taps] = np.moveaxis(taps, -1, 1)
-        parts = np.moveaxis(parts.reshape(n_cells, k, b, self.inputs, self.outputs), 2, -1)
-        spectra = sfft.rfft(parts, n=2 * b, axis=-1)  # (cells, K, I, O, F)
-        # Oldest partition first, to match the delay line read oldest-first below.
-        self._spectra = np.ascontiguousarray(spectra[:, ::-1]).reshape(
-            n_cells, k * self.inputs, self.outputs, b + 1)
+        self._spectra = partition_spectra(taps, b, self.dtype)  # (cells, K I, O, F)
         complex_dtype = self._spectra.dtype
         self._ramp = crossfade_ramp(b).astype(self.dtype)
         self._frame = np.zeros((self.inputs, 2 * b), self.dtype)
