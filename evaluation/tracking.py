@@ -26,7 +26,7 @@ import numpy as np
 from evaluation import metrics
 from evaluation.system import ear_system, evaluation_freqs, filter_responses
 from models import Array, Listeners, driver_model_names, ear_transfer, heldout_grid
-from models.poses import pose_distance, poses_of
+from models.poses import nearest_cells, poses_of
 
 ZONE_GRIDS = {  # (lateral m, distance scale, yaw deg) offsets of each zone's grid
     "zone": ((-0.10, -0.05, 0.0, 0.05, 0.10), (0.75, 1.0, 1.5), (-10.0, 0.0, 10.0)),
@@ -82,8 +82,7 @@ def tracked_separation(array: Array, cells: np.ndarray, ctc_taps: np.ndarray,
     filters = np.stack([filter_responses(t, sample_rate, freqs_hz) for t in ctc_taps])
     ear = ear_transfer(array, freqs_hz, listeners.positions_m, listeners.facing, head=head,
                        driver_model=driver_model)
-    chosen = np.argmin(pose_distance(cells, poses_of(listeners.positions_m, listeners.facing)),
-                       axis=-1)
+    chosen = nearest_cells(cells, poses_of(listeners.positions_m, listeners.facing))
     return separation_table(ear, filters, freqs_hz)[np.arange(len(listeners)), chosen]
 
 
@@ -104,8 +103,7 @@ def tracking_figures(array: Array, cells: np.ndarray, ctc_taps: np.ndarray,
     freqs = freqs[metrics.band_mask(freqs, metrics.SEPARATION_BAND)]  # all the median reads
     filters = np.stack([filter_responses(t, sample_rate, freqs)
                         for t in np.concatenate([ctc_taps, fixed_ctc_taps[None]])])
-    nominal = int(np.argmin(pose_distance(cells, np.append(array.listener.head_position_m,
-                                                           0.0))))
+    nominal = int(nearest_cells(cells, np.append(array.listener.head_position_m, 0.0)))
     out = {}
     for zone in zones:
         heads = zone_listeners(array, zone)
@@ -113,8 +111,8 @@ def tracking_figures(array: Array, cells: np.ndarray, ctc_taps: np.ndarray,
                            driver_model=driver_model)
         table = separation_table(ear, filters, freqs)  # (P, C + 1), the fixed bank last
         poses = poses_of(heads.positions_m, heads.facing)
-        ideal = np.argmin(pose_distance(cells, poses), axis=-1)
-        noisy = np.argmin(pose_distance(cells, reported_poses(poses, error, seed)), axis=-1)
+        ideal = nearest_cells(cells, poses)
+        noisy = nearest_cells(cells, reported_poses(poses, error, seed))
         rows = np.arange(len(heads))
         out[zone] = {"ideal": zone_figures(table[rows, ideal]),
                      "tracking_error": zone_figures(table[rows, noisy]),

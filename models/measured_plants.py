@@ -17,7 +17,7 @@ import numpy as np
 from models._head_sofa import onset_times
 from models.errors import InputError
 from models.plant_sofa import MeasuredEars, MeasuredFarfield
-from models.poses import pose_distance, pose_yaw_deg
+from models.poses import nearest_cells, pose_distance, pose_yaw_deg
 
 MAX_AZIMUTH_GAP_DEG = 15.0
 
@@ -38,7 +38,7 @@ def split_poses(ears: MeasuredEars, nominal_position_m: np.ndarray,
     seeded ``held_out_fraction`` of the others (at least one) is held out, the rest train."""
     yaw = pose_yaw_deg(ears.listener_positions_m, ears.listener_views)
     poses = np.column_stack([ears.listener_positions_m, yaw])
-    nominal = int(np.argmin(pose_distance(poses, np.append(nominal_position_m, 0.0))))
+    nominal = int(nearest_cells(poses, np.append(nominal_position_m, 0.0)))
     others = np.random.default_rng([seed, 104729]).permutation(
         np.setdiff1d(np.arange(len(yaw)), [nominal]))
     count = max(1, int(round(held_out_fraction * others.size)))

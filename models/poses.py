@@ -35,3 +35,9 @@ def pose_distance(cells: np.ndarray, poses) -> np.ndarray:
     offset = poses[..., :3] - cells[:, :3]
     yaw = (poses[..., 3] - cells[:, 3] + 180.0) % 360.0 - 180.0
     return np.sqrt(np.einsum("...i,...i->...", offset, offset)) + YAW_M_PER_DEG * np.abs(yaw)
+
+
+def nearest_cells(cells: np.ndarray, poses):
+    """Index of the nearest cell (the first on a tie) for each pose (..., 4): an int array
+    of shape (...), a NumPy integer for a single pose (4,)."""
+    return np.argmin(pose_distance(cells, poses), axis=-1)

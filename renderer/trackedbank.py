@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from models.errors import InputError
-from models.poses import pose_distance
+from models.poses import nearest_cells, pose_distance
 from renderer.atomic import atomic_output
 from renderer.filterbank import (FORMAT, TRACKED_FORMAT, FilterBank, ManifestFields,
                                  load_arrays, validate_filterbank, validate_manifest,
@@ -47,12 +47,6 @@ class TrackedBank(ManifestFields):
     def fallback(self) -> FilterBank:
         """The nominal cell as a plain bank, for playback without head tracking."""
         return self.cell_bank(self.nominal_cell)
-
-
-def nearest_cells(cells: np.ndarray, poses):
-    """Index of the nearest cell (the first on a tie) for each pose (..., 4): an int array
-    of shape (...), a NumPy integer for a single pose (4,)."""
-    return np.argmin(pose_distance(cells, poses), axis=-1)
 
 
 def read_trackedbank(path: str | Path) -> TrackedBank:
