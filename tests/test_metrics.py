@@ -48,7 +48,57 @@ def test_ild_itd_of_a_delayed_attenuated_pair(ipsi_ear):
     assert itd == pytest.approx(250.0, abs=1e-6)
 
 
+def _pair(gain_contra: float, itd_s: float) -> np.ndarray:
+    """(F, 2) ears of a source on the left: the right ear ``gain_contra`` and ``itd_s`` late."""
+    late = gain_contra * np.exp(-2j * np.pi * FREQS * itd_s)
+    return np.stack([np.ones(FREQS.size, complex), late], axis=-1)
+
+
+def test_width_of_half_the_delay_and_a_known_level_error():
+    """A virtual source with half the real interaural delay and its contralateral ear 2 dB
+    too quiet: ITD fraction 0.5, ILD error 2 dB at every frequency."""
+    real = _pair(0.5, 300e-6)
+    virtual = _pair(0.5 * 10 ** (-2 / 20), 150e-6)
+    fraction, ild_error = metrics.width_against(virtual, real, FREQS, ipsi_ear=0)
+    assert fraction == pytest.approx(0.5, abs=1e-9)
+    assert ild_error == pytest.approx(2.0, abs=1e-9)
+    assert metrics.width_against(real, real, FREQS, ipsi_ear=0) == pytest.approx((1.0, 0.0))
+
+
 AZ = np.arange(-180.0, 180.0, 5.0)
+
+
+def test_directivity_and_side_level_of_a_cardioid():
+    """2-D directivity index of a cardioid: 1 / mean of ((1 + cos)/2)^2 = 8/3 (4.26 dB);
+    its side level is -6.02 dB at every frequency, so also in the worst tenth."""
+    c = np.cos(np.deg2rad(AZ))
+    beam = metrics.beam_metrics(_pattern(0.5 * (1 + c)), FREQS, AZ)
+    assert beam["directivity_db"] == pytest.approx(10 * np.log10(8 / 3))
+    assert beam["side_p90_db"] == pytest.approx(20 * np.log10(0.5))
+
+
+def test_side_level_percentile_follows_the_worst_tenth_of_the_band():
+    """A dipole whose +-90 deg lobe opens to the on-axis level at the top 15 % of the band:
+    the 90th percentile of the side level is that 0 dB."""
+    c = np.cos(np.deg2rad(AZ))
+    beam = _pattern(c).copy()
+    band = (FREQS >= 300) & (FREQS <= 3000)
+    top = np.flatnonzero(band)[-int(0.15 * band.sum()):]
+    beam[top] = 1.0
+    assert metrics.beam_metrics(beam, FREQS, AZ)["side_p90_db"] == pytest.approx(0.0)
+
+
+def test_beam_effort_of_one_driver_and_of_a_coherent_pair():
+    """One driver alone: 0 dB; two equal drivers adding in phase on axis: 2 / 4 of the
+    power per unit pressure, -3 dB; the same pair cancelling to a tenth on axis: +17 dB."""
+    g = np.ones((FREQS.size, 2), complex)
+    one = np.stack([np.ones(FREQS.size), np.zeros(FREQS.size)])
+    assert metrics.beam_effort_db(g, one, FREQS) == pytest.approx(0.0)
+    assert metrics.beam_effort_db(g, np.ones((2, FREQS.size)), FREQS) == pytest.approx(
+        10 * np.log10(0.5))
+    cancelling = np.stack([np.ones(FREQS.size), -0.9 * np.ones(FREQS.size)])
+    assert metrics.beam_effort_db(g, cancelling, FREQS) == pytest.approx(
+        10 * np.log10(1.81 / 0.01))
 
 
 def _pattern(values: np.ndarray) -> np.ndarray:
