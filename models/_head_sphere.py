@@ -28,11 +28,13 @@ from models.errors import InputError
 
 @dataclass(frozen=True)
 class SphereHead:
-    """Rigid sphere of ``radius_m`` with ears at +-``ear_angle_deg`` from the nose,
-    in the horizontal plane through the centre (left ear toward the head's left)."""
+    """Rigid sphere of ``radius_m`` with ears at +-``ear_angle_deg`` from the nose (more
+    than 90: behind the interaural axis) and ``ear_elevation_deg`` above the horizontal
+    plane through the centre (negative: below), left ear toward the head's left."""
 
     radius_m: float = 0.0875
     ear_angle_deg: float = 90.0
+    ear_elevation_deg: float = 0.0
 
     def __post_init__(self):
         if not (np.isfinite(self.radius_m) and self.radius_m > 0):
@@ -40,12 +42,17 @@ class SphereHead:
         if not (np.isfinite(self.ear_angle_deg) and 0 < self.ear_angle_deg < 180):
             raise InputError(f"sphere head: ear_angle_deg must lie in (0, 180), "
                              f"got {self.ear_angle_deg}")
+        if not (np.isfinite(self.ear_elevation_deg) and abs(self.ear_elevation_deg) < 90):
+            raise InputError(f"sphere head: ear_elevation_deg must lie in (-90, 90), "
+                             f"got {self.ear_elevation_deg}")
 
     def ear_directions(self) -> np.ndarray:
         """(2, 3) unit vectors from the centre to the left and right ear, head frame
         (x forward, y left, z up)."""
-        e = np.deg2rad(self.ear_angle_deg)
-        return np.array([[np.cos(e), np.sin(e), 0.0], [np.cos(e), -np.sin(e), 0.0]])
+        e, up = np.deg2rad(self.ear_angle_deg), np.deg2rad(self.ear_elevation_deg)
+        flat = np.cos(up)
+        return np.array([[flat * np.cos(e), flat * np.sin(e), np.sin(up)],
+                         [flat * np.cos(e), -flat * np.sin(e), np.sin(up)]])
 
     def relative_response(self, freqs_hz: np.ndarray, sources_m: np.ndarray,
                           speed_of_sound_m_s: float) -> np.ndarray:

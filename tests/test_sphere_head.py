@@ -147,8 +147,24 @@ def test_source_inside_head_is_an_input_error():
         ears(1000.0, 0.05, 0.0)
 
 
+def test_ears_below_the_axis_hear_a_level_source_as_level_ears_hear_a_raised_one():
+    """Rotation invariance: only the angle between ear and source counts, so ears 10 deg
+    below the horizontal plane (and 10 deg behind the axis) hear a source ahead exactly as
+    the plain ears hear that source raised by 10 deg (and turned 10 deg toward the nose
+    for each ear); both against the SciPy series."""
+    f = np.array([300.0, 2500.0, 9000.0])
+    low = SphereHead(radius_m=A, ear_angle_deg=100.0, ear_elevation_deg=-10.0)
+    ahead = low.relative_response(f, source(1.2, 0.0), C)[:, 0, :, 0]  # (F, 2)
+    left_ear = low.ear_directions()[0]
+    cos_incidence = float(left_ear @ np.array([1.0, 0.0, 0.0]))
+    expected = [scipy_point_source(x, 1.2, cos_incidence) for x in f]
+    np.testing.assert_allclose(ahead[:, 0], expected, rtol=1e-9)
+    np.testing.assert_allclose(ahead[:, 1], ahead[:, 0], rtol=1e-12)  # mirror ears, frontal
+    assert cos_incidence == pytest.approx(np.cos(np.radians(100)) * np.cos(np.radians(10)))
+
+
 @pytest.mark.parametrize("kwargs", [{"radius_m": 0.0}, {"radius_m": float("nan")},
-                                    {"ear_angle_deg": 180.0}])
+                                    {"ear_angle_deg": 180.0}, {"ear_elevation_deg": 90.0}])
 def test_bad_head_parameters(kwargs):
     with pytest.raises(InputError):
         SphereHead(**kwargs)
