@@ -10,6 +10,7 @@ from typing import Any
 
 from models.drivers import driver_model_names
 from models.errors import InputError
+from models.listener_heads import HeadVariety
 from models.tolerances import Tolerances
 from models.tomlfields import Fields, check_number, read_toml
 from optim.losses import LOSS_TERMS
@@ -32,6 +33,7 @@ class Design:
     batch: int
     min_freq_hz: float
     max_freq_hz: float
+    symmetric: bool
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,15 @@ class PlantSettings:
     batch_plants: int
     worst_weight: float
     worst_power: float
+
+
+@dataclass(frozen=True)
+class ListenerSettings:
+    """Listener variety of the training pool (defaults.toml [listeners]): ``heads`` drawn
+    heads (1: the standard sphere alone) within ``variety``'s ranges."""
+
+    heads: int
+    variety: HeadVariety
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,7 @@ class TrainConfig:
     beam: BeamTarget
     plant: PlantSettings
     effort: EffortTarget
+    listeners: ListenerSettings
     weights: dict[str, float] = field(default_factory=dict)
     tracking: TrackingSettings | None = None
 
@@ -123,6 +135,13 @@ def _integer(f: Fields, key: str, minimum: int) -> int:
     return value
 
 
+def _boolean(f: Fields, key: str) -> bool:
+    value = f.data.get(key)
+    if not isinstance(value, bool):
+        raise InputError(f"{f.where}.{key}: expected true or false, got {value!r}")
+    return value
+
+
 def _numbers(f: Fields, key: str) -> tuple[float, ...]:
     values = f.data.get(key, [])
     if not isinstance(values, list):
@@ -140,7 +159,7 @@ def _parse(data: dict[str, Any], source: str, array: str, seed: int) -> TrainCon
         width_deg=d.number("width_deg", minimum=1.0, maximum=89.0),
         pool=_integer(d, "pool", 1), batch=_integer(d, "batch", 1),
         min_freq_hz=d.number("min_freq_hz", positive=True),
-        max_freq_hz=d.number("max_freq_hz", positive=True))
+        max_freq_hz=d.number("max_freq_hz", positive=True), symmetric=_boolean(d, "symmetric"))
     if design.band_taps % 2 == 0 or design.band_taps >= design.taps // 2:
         raise InputError(f"{d.where}.band_taps: expected an odd number below taps/2 "
                          f"({design.taps // 2}), got {design.band_taps}")
@@ -162,18 +181,22 @@ def _parse(data: dict[str, Any], source: str, array: str, seed: int) -> TrainCon
         checkpoint_seconds=o.number("checkpoint_seconds", positive=True))
     t = top.table("targets")
     c = t.table("cancellation")
-    cancellation = CancellationTarget(_numbers(c, "freqs_hz"), _numbers(c, "gain_db"))
+    cancellation = CancellationTarget(_numbers(c, "freqs_hz"), _numbers(c, "gain_db"),
+                                      zone_floor_db=c.number("zone_floor_db"),
+                                      zone_error_db=c.number("zone_error_db"))
     b = t.table("beam")
     band = b.vector("band_hz", 2)
     beam = BeamTarget(band_hz=(float(band[0]), float(band[1])), flat_deg=b.number("flat_deg"),
                       null_deg=b.number("null_deg"), null_db=b.number("null_db"),
                       rear_deg=b.number("rear_deg"), rear_db=b.number("rear_db"),
-                      harmonics=_numbers(b, "harmonics"))
+                      harmonics=_numbers(b, "harmonics"), effort_db=b.number("effort_db"),
+                      directivity_db=b.number("directivity_db"))
     e = t.table("effort")
     effort = EffortTarget(excess_db=e.number("excess_db", positive=True),
                           ceiling_db=e.number("ceiling_db", positive=True),
                           headroom_db=e.number("headroom_db", positive=True))
     plant = _parse_plant(top.table("plant"))
+    listeners = _parse_listeners(top.table("listeners"))
     w = top.table("weights")
     unknown = sorted(set(w.data) - set(LOSS_TERMS))
     if unknown:
@@ -182,6 +205,7 @@ def _parse(data: dict[str, Any], source: str, array: str, seed: int) -> TrainCon
     weights = {name: w.number(name, 0.0, minimum=0.0) for name in LOSS_TERMS}
     return TrainConfig(array=array, seed=seed, design=design, optimizer=optimizer,
                        cancellation=cancellation, beam=beam, plant=plant, effort=effort,
+                       listeners=listeners,
                        weights=weights, tracking=_parse_tracking(top.table("tracking")))
 
 
@@ -199,6 +223,20 @@ def _parse_plant(p: Fields) -> PlantSettings:
                          tolerances=tolerances, batch_plants=_integer(p, "batch_plants", 1),
                          worst_weight=p.number("worst_weight", minimum=0.0, maximum=1.0),
                          worst_power=p.number("worst_power", minimum=1.0))
+
+
+def _parse_listeners(t: Fields) -> ListenerSettings:
+    def pair(key: str) -> tuple[float, float]:
+        lo, hi = t.vector(key, 2)
+        return float(lo), float(hi)
+
+    values = dict(radius_m=pair("radius_m"), ear_back_deg=pair("ear_back_deg"),
+                  ear_down_deg=pair("ear_down_deg"), height_m=t.number("height_m"))
+    try:  # HeadVariety checks the ranges; its message lacks the file
+        variety = HeadVariety(**values)
+    except InputError as exc:
+        raise InputError(f"{t.where.rsplit('.', 1)[0]}: {exc}") from None
+    return ListenerSettings(heads=_integer(t, "heads", 1), variety=variety)
 
 
 def _increasing(f: Fields, key: str, minimum: float | None = None,

@@ -6,13 +6,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pathlib import Path
+from typing import Callable
+
+from evaluation.metrics import least_favourable, model_gap
 from evaluation.system import evaluate_models
 from models import Array
 from models.measured_plants import MeasuredPlant
-from optim.baseline import least_squares_taps
+from optim.baseline import normal_equations
 from optim.config import TrainConfig
-from optim.loop import TrainResult, train
-from optim.params import export_taps
+from optim.ladder import train_rung
+from optim.loop import TrainResult
 from optim.problem import Problem, build_problem
 
 
@@ -30,18 +34,36 @@ class Design:
 
 
 def learn_design(array: Array, config: TrainConfig, measured: MeasuredPlant | None = None,
-                 problem: Problem | None = None, **train_options) -> Design:
-    """Build the problem (unless given), train (``train_options`` go to optim.loop.train:
-    checkpoint, resume, on_step) and export both designs."""
+                 problem: Problem | None = None, checkpoint: str | Path | None = None,
+                 resume: bool = False, on_step: Callable[[int, dict], None] | None = None
+                 ) -> Design:
+    """Build the problem (unless given) and learn the rung of the config's own headroom
+    budget (``targets.effort.headroom_db``; optim.ladder): trained from, and returned
+    beside, the least-squares design at the same headroom. ``checkpoint``, ``resume`` and
+    ``on_step`` go to optim.loop.train."""
     problem = problem or build_problem(array, config, measured)
-    run = train(config, problem, **train_options)
-    taps, ctc_taps = export_taps(run.params, problem)
-    ls_taps, ls_ctc_taps = least_squares_taps(problem, config.optimizer.regularization,
-                                              config.design.taps)
-    return Design(problem, run, taps, ctc_taps, ls_taps, ls_ctc_taps)
+    budget = config.effort.headroom_db
+    rung = train_rung(config, problem, normal_equations(problem), budget, checkpoint, resume,
+                      on_step)
+    return Design(problem, rung.run, rung.taps, rung.ctc_taps, rung.least_squares.taps,
+                  rung.least_squares.ctc_taps)
 
 
 EVALUATION_UNITS = 20  # simulated units (never trained on) for the tolerance figures
+EVALUATION_HEADS = 8  # listeners (never trained on) for the listener-variety figures
+
+
+def judged_metrics(learned: dict[str, dict], baseline: dict[str, dict], trained_on: list[str]
+                   ) -> dict:
+    """The manifest's ``metrics`` from :func:`judge`'s figures of a learned bank and its
+    least-squares twin: least favourable figures of each, the model gap and every model's
+    figures, with the training and held-out models named."""
+    return {"learned": least_favourable(learned), "least_squares": least_favourable(baseline),
+            "training_models": trained_on,
+            "held_out_models": [m for m in learned if m not in trained_on],
+            "model_gap": model_gap(learned, trained_on),
+            "by_model": {m: {"learned": learned[m], "least_squares": baseline[m]}
+                         for m in learned}}
 
 
 def judge(array: Array, config: TrainConfig, taps: np.ndarray, ctc_taps: np.ndarray
@@ -51,4 +73,5 @@ def judge(array: Array, config: TrainConfig, taps: np.ndarray, ctc_taps: np.ndar
     return evaluate_models(array, taps, ctc_taps, config.design.sample_rate,
                            head=config.design.head, virtual_width_deg=config.design.width_deg,
                            unit_draws=EVALUATION_UNITS, tolerances=config.plant.tolerances,
-                           seed=config.seed)
+                           seed=config.seed, head_draws=EVALUATION_HEADS,
+                           variety=config.listeners.variety)

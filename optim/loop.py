@@ -58,15 +58,16 @@ def initial_params(config: TrainConfig, problem: Problem) -> Params:
 
 def train(config: TrainConfig, problem: Problem, checkpoint: str | Path | None = None,
           resume: bool = False, on_step: Callable[[int, dict], None] | None = None,
-          log_every: int = 10) -> TrainResult:
-    """Run ``config.optimizer.steps`` steps (or what remains after a resume).
+          log_every: int = 10, init: Params | None = None) -> TrainResult:
+    """Run ``config.optimizer.steps`` steps (or what remains after a resume), from ``init``
+    (default :func:`initial_params`).
 
     ``on_step(step, terms)`` is called after every step with the float loss terms.
     """
     loss = make_loss(config, problem)
     optimizer = make_optimizer(config)
     step_fn = make_step(loss, optimizer)
-    params = initial_params(config, problem)
+    params = initial_params(config, problem) if init is None else init
     opt_state = optimizer.init(params)
     key = fingerprint(config)
     start, history = 0, []

@@ -64,6 +64,39 @@ def cancellation_worst(s, t, temperature_db: float = 1.0) -> jnp.ndarray:
     return temperature_db * (jax.nn.logsumexp(per / temperature_db) - jnp.log(per.shape[0]))
 
 
+def soft_min(values: jnp.ndarray, temperature: float) -> jnp.ndarray:
+    """Smooth minimum of ``values`` (any shape), at most ``temperature ln(n)`` below the
+    true one."""
+    return -temperature * jax.nn.logsumexp(-values.reshape(-1) / temperature)
+
+
+ZONE_SEPARATION_CAP_DB = 20.0  # a listener's separation counts up to here (no reward beyond)
+ZONE_SEPARATION_TEMPERATURE_DB = 0.5
+
+
+def zone_separation_db(s, t) -> jnp.ndarray:
+    """(B,) each zone listener's separation as the figures see it: per frequency the
+    ipsi/contra power ratio (dB) of both binaural inputs, softly capped at
+    :data:`ZONE_SEPARATION_CAP_DB`, averaged over the figure band (equal weight per octave)
+    and over the two inputs."""
+    power = jnp.abs(s["ctc_zone"]) ** 2 + t["zone_error_variance"] * s["ctc_zone_spread"]
+    # (B, F, ear, input), in expectation over independent per-driver errors
+    sep = db(jnp.stack([power[..., 0, 0], power[..., 1, 1]], -1)) - \
+        db(jnp.stack([power[..., 1, 0], power[..., 0, 1]], -1))  # (B, F, 2)
+    cap = ZONE_SEPARATION_CAP_DB
+    capped = cap - jax.nn.softplus(cap - sep)
+    return jnp.mean(weighted_mean_over_freq(jnp.moveaxis(capped, 1, -1), t["separation_weight"]),
+                    axis=-1)
+
+
+def zone_floor(s, t) -> jnp.ndarray:
+    """Zone first: shortfall (dB) of the soft-worst listener's separation
+    (:func:`zone_separation_db`) below ``t["zone_floor_db"]``; zero once every listener of
+    the batch is above the floor, so it protects the zone's edge before the sweet spot."""
+    worst = soft_min(zone_separation_db(s, t), ZONE_SEPARATION_TEMPERATURE_DB)
+    return hinge_db(t["zone_floor_db"] - worst)
+
+
 def _complex_error(response, target, weight) -> jnp.ndarray:
     err = jnp.abs(response - target) ** 2  # (F, ...)
     err = err.reshape(err.shape[0], -1).mean(axis=1)
@@ -114,6 +147,39 @@ def interaural(s, t) -> jnp.ndarray:
     contra = jnp.stack([lr[..., 1, 0], lr[..., 0, 1]], -1)
     err = jnp.abs(contra - itf[None, :, None] * ipsi) ** 2 / (jnp.abs(ipsi) ** 2 + _EPS)
     return jnp.mean(weighted_mean_over_freq(jnp.moveaxis(err, 1, -1), t["freq_weight"]))
+
+
+def _lr_interaural(s, t) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Interaural transfers (contra over ipsi) of the nominal listener's L and R channels
+    (F, 2), and those of the virtual pair (F,) (L's; R's is the same by symmetry)."""
+    lr = s["lr_nominal"]  # (F, ear, channel)
+    ipsi = jnp.stack([lr[:, 0, 0], lr[:, 1, 1]], -1)
+    contra = jnp.stack([lr[:, 1, 0], lr[:, 0, 1]], -1)
+    return contra / (ipsi + _EPS), t["virtual"][:, 1, 0] / t["virtual"][:, 0, 0]
+
+
+def width_ild(s, t) -> jnp.ndarray:
+    """Nominal listener: mean |ILD(f) - ILD_virtual(f)| (dB, smooth) of the L and R channels
+    over the ILD band (equal weight per octave): the level cue a listener hears."""
+    itf, target = _lr_interaural(s, t)
+    error = db(jnp.abs(itf) ** 2) - db(jnp.abs(target) ** 2)[:, None]  # (F, 2)
+    return jnp.mean(weighted_mean_over_freq(jnp.sqrt(error.T**2 + 1.0) - 1.0, t["ild_weight"]))
+
+
+def width_itd(s, t) -> jnp.ndarray:
+    """Nominal listener: mean squared phase error (rad^2) of the L and R channels'
+    interaural transfer against the virtual pair's over the ITD band: the time cue."""
+    itf, target = _lr_interaural(s, t)
+    phase = jnp.angle(itf * jnp.conj(target)[:, None])  # (F, 2), wrapped
+    return jnp.mean(weighted_mean_over_freq(phase.T**2, t["itd_weight"]))
+
+
+def beam_directivity(s, t) -> jnp.ndarray:
+    """Shortfall (dB) of the C beam's directivity index (on-axis power over the mean over
+    the azimuth grid) below ``t["directivity_db"]``, over the beam band."""
+    power = jnp.abs(s["beam"]) ** 2  # (Fb, A)
+    index = db(power[:, t["on_axis"]]) - db(jnp.mean(power, axis=1))
+    return weighted_mean_over_freq(hinge_db(t["directivity_db"] - index), t["beam_weight"])
 
 
 def _beam_relative_db(s, t) -> jnp.ndarray:
@@ -181,6 +247,17 @@ def beam_null_robust(s, t, variance: float | None = None) -> jnp.ndarray:
                                    t["beam_weight"])
 
 
+def beam_effort(s, t) -> jnp.ndarray:
+    """Bounded white-noise gain of the C path: excess (dB) over ``t["beam_effort_db"]`` of
+    its inverse white-noise gain re the best single driver, ``max_d |G_d|^2 sum_d |w_d|^2 /
+    |sum_d G_d w_d|^2`` (G on axis), per beam-band bin. A beam whose nulls rest on large
+    driver contributions that cancel only in the model it was fitted to spends effort; the
+    bound keeps it to what survives another model."""
+    on_axis = jnp.abs(s["beam"][:, t["on_axis"]]) ** 2  # (Fb,)
+    effort_db = db(s["beam_best"] * s["c_power"]) - db(on_axis)
+    return weighted_mean_over_freq(hinge_db(effort_db - t["beam_effort_db"]), t["beam_weight"])
+
+
 def effort(s, t) -> jnp.ndarray:
     """Array effort of every input: dB above its 1-4 kHz mean beyond ``t["effort_excess_db"]``,
     and above ``t["effort_ceiling_db"]`` re one driver at unit gain."""
@@ -200,9 +277,10 @@ def headroom(s, t) -> jnp.ndarray:
     attenuation the renderer needs (renderer.export.headroom_db). A sharp soft maximum:
     every dB it over-estimates the peak by is loudness or width given away for nothing
     (low-frequency interaural delay needs effort)."""
-    gain_db = 2.0 * db(jnp.sum(jnp.abs(s["filters"][:3]), axis=0))  # (D, F), 20 log10
+    gain = jnp.stack([jnp.sum(jnp.abs(s["filters"][:3]), axis=0),
+                      jnp.sum(jnp.abs(s["filters"][3:]), axis=0)])  # (2, D, F)
     temperature = HEADROOM_TEMPERATURE_DB
-    peak = temperature * jax.nn.logsumexp(gain_db / temperature)
+    peak = temperature * jax.nn.logsumexp(2.0 * db(gain) / temperature)
     return hinge_db(peak - t["headroom_db"], softness_db=HEADROOM_TEMPERATURE_DB)
 
 
@@ -239,9 +317,15 @@ LOSS_TERMS: dict[str, Callable] = {
     "effort": effort,
     "headroom": headroom,
     "compactness": compactness,
+    "zone_floor": zone_floor,
+    "beam_effort": beam_effort,
+    "beam_directivity": beam_directivity,
+    "width_ild": width_ild,
+    "width_itd": width_itd,
 }
 
 # Terms that read one plant's nominal listener or beam (evaluated per plant, then reduced).
 PER_PLANT = frozenset({"cancellation_nominal", "cancellation_robust", "ctc_fidelity",
                        "virtual_fidelity", "centre_fidelity", "beam_null", "beam_null_robust",
-                       "beam_flat", "beam_rear", "beam_pattern"})
+                       "beam_flat", "beam_rear", "beam_pattern", "beam_effort",
+                       "beam_directivity", "width_ild", "width_itd"})

@@ -13,6 +13,7 @@ from optim.config import TrainConfig
 from optim.losses import LOSS_TERMS, PER_PLANT, plant_reduce
 from optim.params import Params, frequency_responses
 from optim.problem import Problem
+from targets import ILD_BAND_HZ, ITD_BAND_HZ, SEPARATION_BAND_HZ
 
 
 def static_targets(problem: Problem, config: TrainConfig) -> dict:
@@ -23,6 +24,11 @@ def static_targets(problem: Problem, config: TrainConfig) -> dict:
                          (-config.beam.null_deg, config.beam.null_deg)])
     fold = np.abs(az)
     as32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+
+    def band_weight(band: tuple[float, float]) -> np.ndarray:
+        f = problem.freqs_hz
+        return problem.freq_weight * ((f >= band[0]) & (f <= band[1]))
+
     as64 = lambda x: jnp.asarray(x, jnp.complex64)  # noqa: E731
     return {
         "freq_weight": as32(problem.freq_weight), "bulk": as64(problem.bulk),
@@ -33,7 +39,11 @@ def static_targets(problem: Problem, config: TrainConfig) -> dict:
         "pattern": as32(problem.pattern), "effort_ref": as32(problem.effort_ref),
         "compact_weight": as32(problem.compact_weight),
         "effort_excess_db": config.effort.excess_db, "effort_ceiling_db": config.effort.ceiling_db,
-        "headroom_db": config.effort.headroom_db,
+        "headroom_db": config.effort.headroom_db, "zone_floor_db": config.cancellation.zone_floor_db,
+        "zone_error_variance": 10 ** (config.cancellation.zone_error_db / 10),
+        "separation_weight": as32(band_weight(SEPARATION_BAND_HZ)),
+        "beam_effort_db": config.beam.effort_db, "directivity_db": config.beam.directivity_db,
+        "ild_weight": as32(band_weight(ILD_BAND_HZ)), "itd_weight": as32(band_weight(ITD_BAND_HZ)),
         "on_axis": on_axis, "null_idx": jnp.asarray(null_idx),
         "null_db": config.beam.null_db, "rear_db": config.beam.rear_db,
         "flat_mask": as32(fold <= config.beam.flat_deg + 1e-9),
@@ -43,19 +53,21 @@ def static_targets(problem: Problem, config: TrainConfig) -> dict:
 
 # Responses with a leading plant axis (K) in system_responses.
 PLANT_KEYS = ("ctc_nominal", "lr_nominal", "c_nominal", "beam", "ctc_nominal_spread",
-              "beam_spread")
+              "beam_spread", "beam_best")
 
 
 def system_responses(params: Params, ears: jnp.ndarray, nominal: jnp.ndarray,
-                     farfield: jnp.ndarray, band: jnp.ndarray, beam_bins: jnp.ndarray) -> dict:
+                     farfield: jnp.ndarray, band: jnp.ndarray, beam_bins: jnp.ndarray,
+                     on_axis: int, mirror: np.ndarray | None = None) -> dict:
     """Responses every loss term reads.
 
     ears: (B, F, 2, D) zone batch (listeners of several plants); nominal: (K, F, 2, D) of
     the K plants of the batch; farfield: (K, Fb, A, D) of the same plants at the Fb bins
-    ``beam_bins`` (the beam band) only; band: (D, F). The entries named in
+    ``beam_bins`` (the beam band) only, ``on_axis`` the index of azimuth 0; band: (D, F);
+    ``mirror``: the array's mirror permutation for a symmetric bank (optim.params), or None. The entries named in
     :data:`PLANT_KEYS` keep the K axis in front.
     """
-    filters, ctc = frequency_responses(params, band)  # (3, D, F), (2, D, F)
+    filters, ctc = frequency_responses(params, band, mirror)  # (3, D, F), (2, D, F)
     n_taps = band.shape[-1] - 1
     return {
         "filters": jnp.concatenate([filters, ctc], axis=0),
@@ -70,8 +82,12 @@ def system_responses(params: Params, ears: jnp.ndarray, nominal: jnp.ndarray,
         # driver gain/phase errors add, per unit error variance (robustness terms).
         "ctc_nominal_spread": jnp.einsum("kfed,idf->kfei", jnp.abs(nominal) ** 2,
                                          jnp.abs(ctc) ** 2),
+        "ctc_zone_spread": jnp.einsum("bfed,idf->bfei", jnp.abs(ears) ** 2, jnp.abs(ctc) ** 2),
         "beam_spread": jnp.einsum("kfad,df->kfa", jnp.abs(farfield) ** 2,
                                   jnp.abs(filters[2][:, beam_bins]) ** 2),
+        "c_power": jnp.sum(jnp.abs(filters[2][:, beam_bins]) ** 2, axis=0),  # (Fb,)
+        # The best single driver's on-axis power (K, Fb): the beam-effort reference.
+        "beam_best": jnp.max(jnp.abs(farfield[:, :, on_axis]) ** 2, axis=-1),
     }
 
 
@@ -98,7 +114,8 @@ def make_loss(config: TrainConfig, problem: Problem) -> Callable:
         plants, pair_plant, pair_listener = batch
         s = system_responses(params, pool[pair_plant % pool.shape[0], pair_listener],
                              nominal[plants % nominal.shape[0]],
-                             farfield[plants % farfield.shape[0]], band, beam_bins)
+                             farfield[plants % farfield.shape[0]], band, beam_bins,
+                             targets["on_axis"], problem.mirror)
         terms = {name: LOSS_TERMS[name](s, targets) for name in shared}
         s_rest = {k: v for k, v in s.items() if k not in PLANT_KEYS}
         values = jax.vmap(plant_terms, in_axes=(0, None))(

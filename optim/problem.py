@@ -22,6 +22,9 @@ from models import Array, Listeners, get_zone, place_listeners, sample_listeners
 from models.heads import resolve_head
 from models.measured_plants import MeasuredPlant, farfield_on_grid, measured_pool
 from models.plant_sofa import ears_transfer, farfield_response
+from models.listener_heads import draw_heads, head_mix, with_heights
+from models.symmetry import mirror_permutation
+from models.tolerances import TRAINING_STREAM
 from models.plants import PlantSet, plant_ear_transfer, plant_farfield_transfer, plant_set
 from optim.config import TrainConfig
 from targets import (EFFORT_REF_BAND_HZ, cancellation_gain_db, desired_pattern,
@@ -55,6 +58,7 @@ class Problem:
     effort_ref: np.ndarray  # (F,) bool, 1-4 kHz
     compact_weight: np.ndarray  # (N,) time-domain penalty weight of the taps
     virtual_source: dict  # fitted parametric HRTF parameters
+    mirror: np.ndarray | None  # (D,) mirror image of each driver: the bank is symmetric
 
 
 def frequency_grid(config: TrainConfig) -> np.ndarray:
@@ -101,6 +105,17 @@ def normalised_ears(plants: PlantSet, freqs_hz: np.ndarray, listeners: Listeners
     return normalise_ears(ear, listeners.positions_m, freqs_hz, plants.array.speed_of_sound_m_s)
 
 
+def pool_heads(config: TrainConfig, listeners: Listeners, head) -> tuple[Listeners, object]:
+    """The training pool's listeners and head model with the config's listener variety
+    (models.listener_heads): listener p wears drawn head ``p % heads`` at its height; the
+    pool as it is with a head other than the sphere or a single head."""
+    settings = config.listeners
+    if config.design.head != "sphere" or settings.heads < 2:
+        return listeners, head
+    draws = draw_heads(settings.variety, settings.heads, config.seed, TRAINING_STREAM)
+    return with_heights(listeners, draws), head_mix(draws)
+
+
 def training_plants(array: Array, config: TrainConfig) -> PlantSet:
     """The plant ensemble of ``config`` (its tolerance draws follow the seed)."""
     p = config.plant
@@ -144,7 +159,7 @@ def build_problem(array: Array, config: TrainConfig, measured: MeasuredPlant | N
     if measured is None:
         pool = sample_listeners(zone, array.listener, d.pool, config.seed)
         nominal = place_listeners(array.listener, 0.0, 1.0, 0.0, 0.0)
-        ear_pool = normalised_ears(plants, freqs, pool, head)
+        ear_pool = normalised_ears(plants, freqs, *pool_heads(config, pool, head))
         ear_nominal = normalised_ears(plants, freqs, nominal, head)[:, 0].astype(complex)
         far, labels = None, plants.labels
     else:
@@ -174,4 +189,5 @@ def build_problem(array: Array, config: TrainConfig, measured: MeasuredPlant | N
         effort_ref=(freqs >= EFFORT_REF_BAND_HZ[0]) & (freqs <= EFFORT_REF_BAND_HZ[1]),
         compact_weight=compact**2,
         virtual_source=virtual.to_dict(),
+        mirror=mirror_permutation(array) if d.symmetric else None,
     )

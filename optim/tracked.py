@@ -34,7 +34,7 @@ from optim.export import make_filterbank
 from optim.loop import TrainingDiverged, initial_params
 from optim.objective import batch_indices, make_loss, make_optimizer, make_step
 from optim.params import Params, export_taps, frequency_responses
-from optim.problem import Problem, normalised_ears, training_plants
+from optim.problem import Problem, normalised_ears, pool_heads, training_plants
 from renderer.filterbank import TRACKED_FORMAT
 from renderer.trackedbank import TrackedBank
 
@@ -125,7 +125,7 @@ def build_cell_problem(array: Array, config: TrainConfig, problem: Problem) -> C
     plants = training_plants(array, config)
     head = resolve_head(d.head)
     heads = cell_listeners(array.listener, grid, zone, tracking.cell_pool, config.seed)
-    pools = normalised_ears(plants, problem.freqs_hz, heads, head)
+    pools = normalised_ears(plants, problem.freqs_hz, *pool_heads(config, heads, head))
     lateral, scale, yaw = grid.offsets.T
     centres = facing_centre(array.listener, lateral, scale, 0.0, yaw)
     nominals = normalised_ears(plants, problem.freqs_hz, centres, head)
@@ -157,8 +157,8 @@ def make_tracked_loss(config: TrainConfig, problem: Problem, cells: CellProblem)
 
     def cell_loss(params: Params, pool, nominal, batch):
         # make_loss only reads these arrays, so a cell's are traced values of the vmap
-        return make_loss(config, replace(problem, ear_pool=pool, ear_nominal=nominal))(
-            params, batch)
+        return make_loss(config, replace(problem, ear_pool=pool, ear_nominal=nominal,
+                                         mirror=None))(params, batch)
 
     def loss(stacked: Params, batch: tuple):
         totals, terms = jax.vmap(cell_loss, in_axes=(0, 0, 0, None))(stacked, pools, nominals,
@@ -173,8 +173,9 @@ def make_tracked_loss(config: TrainConfig, problem: Problem, cells: CellProblem)
 
 
 def cell_view(problem: Problem, cells: CellProblem, c: int) -> Problem:
-    """The problem of cell ``c``: its pool and centre in place of the zone's."""
-    return replace(problem, ear_pool=cells.pools[c], ear_nominal=cells.nominals[c])
+    """The problem of cell ``c``: its pool and centre in place of the zone's, and no mirror
+    symmetry (a cell off the axis is not its own mirror image)."""
+    return replace(problem, ear_pool=cells.pools[c], ear_nominal=cells.nominals[c], mirror=None)
 
 
 def initial_cells(config: TrainConfig, problem: Problem, cells: CellProblem) -> Params:
@@ -214,9 +215,11 @@ def train_cells(config: TrainConfig, problem: Problem, cells: CellProblem, stack
 
 
 def export_cells(stacked: Params, problem: Problem) -> tuple[np.ndarray, np.ndarray]:
-    """float32 taps (C, 3, D, N) and ctc_taps (C, 2, D, N) of stacked per-cell params."""
+    """float32 taps (C, 3, D, N) and ctc_taps (C, 2, D, N) of stacked per-cell params
+    (never symmetrised: see :func:`cell_view`)."""
     count = len(next(iter(stacked.values())))
-    banks = [export_taps({k: v[c] for k, v in stacked.items()}, problem) for c in range(count)]
+    cell = replace(problem, mirror=None)
+    banks = [export_taps({k: v[c] for k, v in stacked.items()}, cell) for c in range(count)]
     return np.stack([b[0] for b in banks]), np.stack([b[1] for b in banks])
 
 

@@ -25,6 +25,8 @@ class BeamTarget:
     rear_deg: float = 120.0
     rear_db: float = -10.0
     harmonics: tuple[float, ...] = ()  # optional cosine-series magnitude pattern
+    effort_db: float = 10.0  # bound of the C path's inverse white-noise gain re one driver
+    directivity_db: float = 6.0  # directivity index (2-D) the C beam should reach
 
     def __post_init__(self):
         lo, hi = self.band_hz

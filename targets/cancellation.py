@@ -15,10 +15,18 @@ import numpy as np
 from models.errors import InputError
 
 
+SEPARATION_BAND_HZ = (500.0, 6000.0)  # the band in which separation figures are judged
+
+
 @dataclass(frozen=True)
 class CancellationTarget:
+    """The target curve (knots), and ``zone_floor_db``: the separation every listener of
+    the zone should keep, averaged over :data:`SEPARATION_BAND_HZ` (zone first)."""
+
     freqs_hz: tuple[float, ...] = (120.0, 400.0, 700.0, 5000.0, 9000.0, 16000.0)
     gain_db: tuple[float, ...] = (0.0, 12.0, 24.0, 24.0, 12.0, 6.0)
+    zone_floor_db: float = 8.0
+    zone_error_db: float = -100.0
 
     def __post_init__(self):
         f = np.asarray(self.freqs_hz, float)

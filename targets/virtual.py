@@ -25,6 +25,8 @@ from models.errors import InputError
 from models.heads import resolve_head
 
 FIT_BAND_HZ = (100.0, 10000.0)
+ILD_BAND_HZ = (500.0, 6000.0)  # where a listener's level cue is judged
+ITD_BAND_HZ = (300.0, 1000.0)  # where a listener's time cue is judged
 
 
 @dataclass(frozen=True)

@@ -200,6 +200,56 @@ def _beam_null_robust(t):
     return ideal, bad, softplus(db(v) - db(1 + v) - t["null_db"])
 
 
+def _zone_floor(t):
+    """Perfect separation (capped at the cap) against none at all: the soft minimum of B
+    equal listeners lies T ln(B) below them."""
+    from optim.losses import ZONE_SEPARATION_TEMPERATURE_DB
+
+    ideal, bad, _ = _cancellation_case("ctc_zone", B)(t)
+    spread = np.zeros((B, np_(t, "bulk").size, 2, 2))
+    worst = -ZONE_SEPARATION_TEMPERATURE_DB * np.log(B)
+    return ({"ctc_zone": ideal["ctc_zone"], "ctc_zone_spread": spread},
+            {"ctc_zone": bad["ctc_zone"], "ctc_zone_spread": spread},
+            softplus(t["zone_floor_db"] - worst))
+
+
+def _beam_effort(t):
+    """One driver at unit gain on axis (0 dB effort) against driver power 20 dB above it."""
+    n = np_(t, "beam_weight").size
+    beam = np.ones((n, np_(t, "pattern").size), complex)
+    ideal = {"beam": beam, "beam_best": np.ones(n), "c_power": np.ones(n)}
+    bad = {"beam": beam, "beam_best": np.ones(n), "c_power": np.full(n, 100.0)}
+    return ideal, bad, softplus(20.0 - t["beam_effort_db"])
+
+
+def _beam_directivity(t):
+    """All power on axis (directivity index 10 log10 A) against an omnidirectional C."""
+    ideal, omni = _beam_patterns(t)
+    spot = np.zeros_like(omni)
+    spot[:, t["on_axis"]] = 1.0
+    return {"beam": spot}, {"beam": omni}, softplus(t["directivity_db"])
+
+
+def _width_ild(t):
+    """The virtual pair itself against its contralateral ears 6 dB low: an ILD error of
+    20 log10 2 dB at every frequency, counted as sqrt(e^2 + 1) - 1."""
+    ideal = np_(t, "bulk")[:, None, None] * np_(t, "virtual")
+    bad = ideal * np.array([[1.0, 0.5], [0.5, 1.0]])
+    error = 20 * np.log10(2.0)
+    return {"lr_nominal": ideal}, {"lr_nominal": bad}, np.sqrt(error**2 + 1) - 1
+
+
+def _width_itd(t):
+    """The virtual pair against its contralateral ears 100 us late: a phase error of
+    2 pi f 100 us (under pi in the ITD band)."""
+    f = np.fft.rfftfreq(2 * (np_(t, "bulk").size - 1), 1 / 8000)  # small_config's grid
+    ideal = np_(t, "bulk")[:, None, None] * np_(t, "virtual")
+    late = np.exp(-2j * np.pi * f * 100e-6)[:, None, None]
+    bad = ideal * np.where(np.eye(2, dtype=bool), 1.0, late)
+    return ({"lr_nominal": ideal}, {"lr_nominal": bad},
+            wmean((2 * np.pi * f * 100e-6) ** 2, np_(t, "itd_weight")))
+
+
 CASES: dict[str, Callable] = {
     "cancellation": _cancellation_case("ctc_zone", B),
     "cancellation_nominal": _one_plant(_cancellation_case("ctc_nominal", 1), "ctc_nominal"),
@@ -219,6 +269,11 @@ CASES: dict[str, Callable] = {
     "effort": _effort,
     "headroom": _headroom,
     "compactness": _compactness,
+    "zone_floor": _zone_floor,
+    "beam_effort": _beam_effort,
+    "beam_directivity": _beam_directivity,
+    "width_ild": _width_ild,
+    "width_itd": _width_itd,
 }
 
 

@@ -4,6 +4,8 @@ inverse, export, exact resume, determinism and divergence handling."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -127,21 +129,35 @@ def test_problem_lives_on_the_2n_rfft_grid(studio_problem):
     assert np.all((f_live >= d.min_freq_hz) & (f_live <= d.max_freq_hz))
 
 
-def test_paths_are_raw_firs_convolved_with_the_band_firs(studio_problem):
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_paths_are_raw_firs_convolved_with_the_band_firs(studio_problem, symmetric):
+    """Each path is its raw FIR convolved with the driver's band FIR; a symmetric problem
+    (the studio array mirrors mid_left and mid_right) first makes R the mirror of L and C
+    its own mirror, each the mean of a path and its mirror image."""
     _, problem = studio_problem
+    problem = dataclasses.replace(problem, mirror=np.array([1, 0, 2, 3, 4]) if symmetric
+                                  else None)
     rng = np.random.default_rng(0)
     length, n = raw_length(problem), problem.compact_weight.size
     raw = {"taps": rng.standard_normal((3, 5, length)), "ctc": rng.standard_normal((2, 5, length))}
     params = {k: jnp.asarray(v, jnp.float32) for k, v in raw.items()}
     taps, ctc = export_taps(params, problem)
     assert taps.shape == (3, 5, n) and ctc.shape == (2, 5, n) and taps.dtype == np.float32
+    if symmetric:
+        mirror = problem.mirror
+        left = (raw["taps"][0] + raw["taps"][1][mirror]) / 2
+        left_ear = (raw["ctc"][0] + raw["ctc"][1][mirror]) / 2
+        raw = {"taps": np.stack([left, left[mirror],
+                                 (raw["taps"][2] + raw["taps"][2][mirror]) / 2]),
+               "ctc": np.stack([left_ear, left_ear[mirror]])}
     for exported, r in ((taps, raw["taps"]), (ctc, raw["ctc"])):
         for c in range(r.shape[0]):
             for d in range(5):
                 direct = np.convolve(r[c, d], problem.band_firs[d])  # exactly n long
                 assert np.allclose(exported[c, d], direct, atol=1e-4)
     # The responses the losses see are those of the exported taps on the 2N grid.
-    resp, ctc_resp = frequency_responses(params, jnp.asarray(problem.band_response))
+    resp, ctc_resp = frequency_responses(params, jnp.asarray(problem.band_response),
+                                         problem.mirror)
     assert np.allclose(np.asarray(resp), np.fft.rfft(taps, 2 * n), atol=1e-3)
     assert np.allclose(np.asarray(ctc_resp), np.fft.rfft(ctc, 2 * n), atol=1e-3)
 
@@ -190,6 +206,27 @@ def test_least_squares_baseline_equals_direct_lstsq(studio_problem):
                      [problem.centre[k] * problem.bulk[k] / np.sqrt(2 * n_plants)] * n_plants +
                      [np.zeros(5)])
         assert np.allclose(filters[2, :, k], w_c, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("budget_db", [3.0, 9.0])
+def test_least_squares_at_a_headroom_spends_exactly_that_budget(studio_problem, budget_db):
+    """Each path gets the least regularisation whose taps need at most the budget: within
+    0.05 dB below it, and a little less regularisation would need more."""
+    from optim.baseline import least_squares_at_headroom, least_squares_design, normal_equations
+    from renderer.export import headroom_db
+
+    config, problem = studio_problem
+    eq = normal_equations(problem)
+    design = least_squares_at_headroom(eq, config.design.taps, budget_db)
+    for taps in (design.taps, design.ctc_taps):
+        assert budget_db - 0.05 <= headroom_db(taps) <= budget_db
+    looser = least_squares_design(eq, config.design.taps, 0.7 * design.regularization,
+                                  0.7 * design.ctc_regularization)
+    assert headroom_db(looser.taps) > budget_db and headroom_db(looser.ctc_taps) > budget_db
+    np.testing.assert_allclose(  # the split solve is the plain one
+        least_squares_design(eq, config.design.taps, 0.05).taps,
+        responses_to_taps(least_squares_filters(problem, 0.05)[0], config.design.taps),
+        atol=1e-6)
 
 
 # --- training ------------------------------------------------------------------------------

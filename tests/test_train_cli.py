@@ -137,3 +137,48 @@ def test_bad_measured_plants_exit_2_writing_nothing(plant_files, tmp_path, args,
     assert message.startswith("train.py: error:") and "Traceback" not in message
     assert expected in message, message
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def ladder_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ladder") / "ladder"
+    return out, train_cli("--array", "studio", "--steps", "20", "--taps", "256", "--quiet",
+                          "--ladder", "12,6", "--out", str(out))
+
+
+def test_ladder_writes_plain_rungs_in_headroom_order_with_index_and_pareto(ladder_run):
+    """Each rung is a complete plain bank whose manifest states the headroom its taps need
+    (recomputed here) within its budget; the index lists them in ascending headroom;
+    the Pareto table on stdout and in pareto.md holds every rung beside least squares."""
+    import json
+
+    from renderer.export import headroom_db
+
+    out, proc = ladder_run
+    assert proc.returncode == 0, proc.stderr
+    index = json.loads((out / "ladder.json").read_text())
+    assert index["format"] == "soundstage.ladder" and index["version"] == 1
+    assert [r["budget_db"] for r in index["rungs"]] == [6.0, 12.0]
+    assert [r["file"] for r in index["rungs"]] == ["rung_06db.npz", "rung_12db.npz"]
+    for entry in index["rungs"]:
+        bank = read_filterbank(out / entry["file"])
+        need = headroom_db(bank.taps)
+        assert bank.manifest["metrics"]["headroom_db"] == pytest.approx(need, abs=1e-6)
+        assert entry["headroom_db"] == pytest.approx(need, abs=1e-6)
+        assert need <= entry["budget_db"] + 0.5  # 20 steps from the least squares at budget
+        assert headroom_db(bank.ctc_taps) <= entry["budget_db"] + 0.5
+        assert bank.manifest["metrics"]["budget_db"] == entry["budget_db"]
+    assert sorted(p.name for p in out.iterdir()) == ["ladder.json", "pareto.csv", "pareto.md",
+                                                     "pareto.png", "rung_06db.npz",
+                                                     "rung_12db.npz"]
+    table = (out / "pareto.md").read_text()
+    assert table.strip().split("\n\n")[0] in proc.stdout
+    assert "6 dB rung" in table and "12 dB rung" in table
+
+
+@pytest.mark.parametrize("text", ["6,x", "6,6", "0,12", "-3"])
+def test_a_bad_ladder_is_refused_before_any_work(text, tmp_path):
+    proc = train_cli("--array", "studio", "--ladder", text, "--out", str(tmp_path / "l"))
+    assert proc.returncode == 2
+    assert "--ladder" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "l").exists()

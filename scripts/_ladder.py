@@ -1,0 +1,105 @@
+"""``train.py --ladder 6,12,18,24 --out DIR``: one plain bank per headroom budget
+(optim/ladder.py), each judged beside least squares at the same headroom, written with the
+folder's index (``ladder.json``) and the Pareto table and plot (evaluation/pareto.py)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from models import Array
+from models.errors import InputError
+from optim.config import TrainConfig
+
+LADDER_FORMAT, LADDER_VERSION = "soundstage.ladder", 1
+
+
+def parse_budgets(text: str) -> list[float]:
+    """Budgets (dB) from ``--ladder`` text such as ``6,12,18,24``: positive, distinct."""
+    try:
+        budgets = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise InputError(f"--ladder: expected comma-separated headroom budgets in dB such as "
+                         f"6,12,18,24, got {text!r}") from None
+    if not budgets or any(not (0 < b <= 60) for b in budgets) or len(set(budgets)) != len(budgets):
+        raise InputError(f"--ladder: expected distinct budgets in (0, 60] dB, got {text!r}")
+    return sorted(budgets)
+
+
+def main_ladder(args, array: Array, config: TrainConfig, out: Path, measured) -> int:
+    """Train, judge and write the ladder of ``args.ladder`` into the folder ``out``."""
+    from tqdm import tqdm
+
+    from evaluation.metrics import least_favourable
+    from evaluation.pareto import RungFigures, pareto_table, write_pareto
+    from optim.design import judge, judged_metrics
+    from optim.export import make_filterbank
+    from optim.ladder import rung_name, train_ladder
+    from optim.loop import fingerprint
+    from optim.problem import build_problem
+    from renderer.atomic import atomic_output
+    from renderer.export import headroom_db
+    from renderer.filterbank import write_filterbank
+
+    budgets = parse_budgets(args.ladder)
+    if args.tracked:
+        raise InputError("--ladder does not work with --tracked yet: a ladder's rungs are "
+                         "plain banks")
+    t0 = time.monotonic()
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
+    problem = build_problem(array, config, measured)
+    say(f"train.py: {array.name}: ladder of {len(budgets)} rungs "
+        f"({', '.join(f'{b:g}' for b in budgets)} dB), {config.optimizer.steps} steps each; "
+        f"transfers in {time.monotonic() - t0:.1f} s")
+    checkpoints = out / ".checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(budgets) * config.optimizer.steps, disable=args.quiet,
+               file=sys.stderr, desc="ladder", unit="step")
+    rungs = train_ladder(config, problem, budgets, checkpoints, args.resume,
+                         on_rung=lambda i, b: bar.set_description(f"rung {b:g} dB"),
+                         on_step=lambda step, terms: bar.update(1))
+    bar.close()
+    say(f"train.py: held-out evaluation of {len(rungs)} learned and least-squares rungs ...")
+    figures, index = [], []
+    for rung in rungs:
+        learned = judge(array, rung.config, rung.taps, rung.ctc_taps)
+        baseline = judge(array, rung.config, rung.least_squares.taps, rung.least_squares.ctc_taps)
+        metrics = judged_metrics(learned, baseline, list(config.plant.driver_models))
+        metrics.update(budget_db=rung.budget_db, headroom_db=headroom_db(rung.taps),
+                       ctc_headroom_db=headroom_db(rung.ctc_taps),
+                       least_squares_regularization=[rung.least_squares.regularization,
+                                                     rung.least_squares.ctc_regularization])
+        training = {"steps": config.optimizer.steps, "seed": config.seed,
+                    "fingerprint": fingerprint(rung.config),
+                    "final_loss": rung.run.history[-1] if rung.run.history else {},
+                    "plants": list(problem.plant_labels), "ladder_budgets_db": budgets}
+        name = f"{rung_name(rung.budget_db)}.npz"
+        write_filterbank(out / name, make_filterbank(array, rung.config, rung.taps,
+                                                     rung.ctc_taps, metrics, training,
+                                                     problem.virtual_source))
+        index.append({"file": name, "headroom_db": metrics["headroom_db"],
+                      "budget_db": rung.budget_db})
+        figures.append(RungFigures(rung.budget_db, least_favourable(learned),
+                                   least_favourable(baseline)))
+    write_index(out / "ladder.json", array.name, index)
+    write_pareto(out, figures)
+    for rung in rungs:  # the ladder is complete: its checkpoints are spent
+        (checkpoints / f"{rung_name(rung.budget_db)}.ckpt.npz").unlink(missing_ok=True)
+    checkpoints.rmdir()
+    print(pareto_table(figures))
+    print(f"wrote {out}: {len(rungs)} rungs, ladder.json, pareto.md/.csv/.png "
+          f"({time.monotonic() - t0:.1f} s)")
+    return 0
+
+
+def write_index(path: Path, array_name: str, rungs: list[dict]) -> None:
+    """The folder's ``ladder.json`` (docs/renderer.md): rungs in ascending headroom."""
+    import json
+
+    from renderer.atomic import atomic_output
+
+    body = {"format": LADDER_FORMAT, "version": LADDER_VERSION, "array": array_name,
+            "rungs": sorted(rungs, key=lambda r: r["headroom_db"])}
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(body, indent=2) + "\n")
