@@ -21,9 +21,9 @@ from _cli import make_parser, run  # noqa: E402  (also puts the checkout on sys.
 
 import numpy as np  # noqa: E402
 
+from common.errors import InputError  # noqa: E402
 from evaluation.system import evaluate_heldout  # noqa: E402
 from models import load_array, place_listeners  # noqa: E402
-from models.errors import InputError  # noqa: E402
 from models.measured_plants import MeasuredPlant, split_poses  # noqa: E402
 from models.plant_sofa import (read_ears_sofa, read_farfield_sofa, write_ears_sofa,  # noqa: E402
                                write_farfield_sofa)

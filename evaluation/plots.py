@@ -13,9 +13,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from common.atomic import atomic_output
 from evaluation.metrics import db_power
 from evaluation.robustness import HeadFigures, MapGrid
-from renderer.atomic import atomic_output
 
 
 def _figure(width: float, height: float) -> Figure:

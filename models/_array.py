@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
 from models.tomlfields import Fields, read_toml
 
 ARRAYS_DIR = Path(__file__).parent / "arrays"

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.errors import InputError
+from common.poses import nearest_cells, pose_distance, pose_yaw_deg
 from models._head_sofa import onset_times
-from models.errors import InputError
 from models.plant_sofa import MeasuredEars, MeasuredFarfield
-from models.poses import nearest_cells, pose_distance, pose_yaw_deg
 
 MAX_AZIMUTH_GAP_DEG = 15.0
 

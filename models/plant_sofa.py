@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import InputError
 from models._array import Array
 from models._head_sofa import _dtft, _float_array
 from models._resample import integer_rate, resample_ir
 from models._transfer import ear_transfer, head_frames
 from models.drivers import DriverModel, resolve_driver_model
-from models.errors import InputError
 from models.heads import HeadModel, resolve_head
 
 CONVENTION = "GeneralFIR-E"
@@ -413,7 +413,7 @@ def _new_sofa(ir: np.ndarray, fs: float, emitters: np.ndarray, comment: str, tit
 def _write(path: Source, sofa) -> None:
     import sofar
 
-    from renderer.atomic import atomic_output
+    from common.atomic import atomic_output
 
     sofa.verify(issue_handling="raise")
     with atomic_output(path) as tmp:

@@ -26,10 +26,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from common.errors import InputError
 from models._array import Array
 from models._piston import piston_directivity
 from models._transfer import _check_freqs
-from models.errors import InputError
 from models.tomlfields import Fields, check_number, read_toml
 
 ROOMS_FILE = Path(__file__).parent / "rooms.toml"

@@ -9,8 +9,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from models.errors import InputError
-from renderer.atomic import atomic_output
+from common.errors import InputError
+from common.atomic import atomic_output
 
 
 def save_checkpoint(path: str | Path, step: int, params, opt_state, fingerprint: str,

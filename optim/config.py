@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.errors import InputError
 from models.drivers import driver_model_names
-from models.errors import InputError
 from models.tolerances import Tolerances
 from models.tomlfields import Fields, check_number, read_toml
 from optim.losses import LOSS_TERMS

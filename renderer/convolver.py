@@ -13,7 +13,7 @@ import numpy as np
 import scipy.fft as sfft
 from numpy.lib.stride_tricks import sliding_window_view
 
-from models.errors import InputError
+from common.errors import InputError
 
 MIN_BLOCK = 32
 MAX_BLOCK = 8192

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
 from renderer.live import INPUT_CHANNELS, BlockRenderer
 from renderer.readahead import REALTIME_PRIORITY, FileSource, realtime
 

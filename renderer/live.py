@@ -18,7 +18,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
 from renderer.convolver import Convolver, check_block_size
 from renderer.filterbank import FilterBank
 from renderer.tracked import TrackedConvolver

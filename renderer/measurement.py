@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
 from renderer.sinesweep import (Sweep, deconvolve, impulse_response, loopback_residual_db,
                                 peak_latency, peak_to_noise_db)
 

@@ -21,7 +21,7 @@ import numpy as np
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
 
-from models.errors import InputError
+from common.errors import InputError
 
 ADDRESS = "/head/pose"
 

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
 
 _CAPTURE, _PLAYBACK = 0, 1  # jack_latency_callback_mode_t
 WARM_UP_S = 0.3  # silence played after connecting, before any measurement

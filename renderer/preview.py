@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal.windows import hann
 
+from common.errors import InputError
 from models import ear_transfer, parse_array
-from models.errors import InputError
 from renderer.filterbank import FilterBank
 
 

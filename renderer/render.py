@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from models.errors import InputError
+from common.errors import InputError
 from renderer.convolver import Convolver, check_block_size
 from renderer.filterbank import FilterBank
 from renderer.poses import PoseTrack

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import InputError
-from models.poses import nearest_cells, pose_distance
-from renderer.atomic import atomic_output
+from common.atomic import atomic_output
+from common.errors import InputError
+from common.poses import nearest_cells, pose_distance
 from renderer.filterbank import (FORMAT, TRACKED_FORMAT, FilterBank, ManifestFields,
                                  load_arrays, validate_filterbank, validate_manifest,
                                  validate_taps)

@@ -26,7 +26,7 @@ from types import SimpleNamespace
 import numpy as np
 from scipy.signal import get_window
 
-from models.errors import InputError
+from common.errors import InputError
 
 MODES = ("frequency", "mid_side")
 OVERLAP = 2  # frames overlapping each sample (hop = frame / 2)

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from common.errors import InputError
 from models import Array
-from models.errors import InputError
 from optim.config import TrainConfig
 
 GOALS = {  # (zone, mode, figure): goal; issue 11's, for the least favourable driver model

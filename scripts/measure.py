@@ -26,11 +26,12 @@ from _cli import make_parser, run  # first: puts the checkout on sys.path
 
 import numpy as np
 
-from models import InputError, head_frames, load_array
+from common.atomic import check_output_dir
+from common.errors import InputError
+from models import head_frames, load_array
 from models.plant_sofa import (MeasuredEars, MeasuredFarfield, append_ears, append_farfield,
                                check_new_microphones, check_new_poses, read_ears_sofa,
                                read_farfield_sofa, save_ears, save_farfield)
-from renderer.atomic import check_output_dir
 from renderer.measurement import measure_drivers
 from renderer.playrec import PlayRecord
 from renderer.sinesweep import exponential_sweep

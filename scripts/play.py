@@ -21,7 +21,7 @@ from pathlib import Path
 
 from _cli import make_parser, run  # first: puts the checkout on sys.path
 
-from models.errors import InputError
+from common.errors import InputError
 from renderer.convolver import check_block_size
 from renderer.jackplay import play
 from renderer.live import INPUT_CHANNELS, BankRenderer

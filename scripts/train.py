@@ -12,7 +12,7 @@ from pathlib import Path
 
 from _cli import ROOT, make_parser, run
 
-from models.errors import InputError
+from common.errors import InputError
 
 
 def build_parser():
@@ -57,7 +57,7 @@ def main(args) -> int:
     from optim.export import make_filterbank
     from optim.loop import fingerprint
     from optim.problem import build_problem
-    from renderer.atomic import check_output_dir
+    from common.atomic import check_output_dir
     from renderer.filterbank import write_filterbank
 
     array = load_array(args.array)

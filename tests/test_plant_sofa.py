@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 import sofar
 
-from models import InputError, ear_transfer, farfield_transfer, load_array
+from common.errors import InputError
+from models import ear_transfer, farfield_transfer, load_array
 from models.drivers import resolve_driver_model
 from models.plant_sofa import (ears_transfer, farfield_response, read_ears_sofa,
                                read_farfield_sofa, save_ears, write_ears_sofa,

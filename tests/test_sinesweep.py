@@ -10,7 +10,8 @@ import pytest
 from scipy.signal import fftconvolve
 
 from jack_plant import known_firs
-from models import InputError, load_array
+from common.errors import InputError
+from models import load_array
 from renderer.measurement import measure_drivers
 from renderer.sinesweep import (deconvolve, exponential_sweep, impulse_response,
                                 loopback_residual_db, peak_latency)
