@@ -1,7 +1,8 @@
 """Acoustic models: arrays, drivers, heads, listeners and transfer matrices (NumPy only)."""
 
 from common.errors import InputError
-from models._array import Array, Driver, Listener, bundled_arrays, load_array, parse_array
+from models._array import Array, Driver, Listener
+from models._array_file import bundled_arrays, load_array, parse_array
 from models._listeners import (Listeners, Zone, get_zone, heldout_grid, parse_zone,
                                place_listeners, sample_listeners, zone_presets)
 from models._transfer import ear_transfer, farfield_transfer, head_frames, head_relative_response

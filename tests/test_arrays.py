@@ -10,7 +10,7 @@ from conftest import array_toml, driver_toml
 
 from common.errors import InputError
 from models import bundled_arrays, load_array
-from models._array import ARRAYS_DIR
+from models._array_file import ARRAYS_DIR
 
 
 def test_bundled_names():
