@@ -9,8 +9,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from common.errors import InputError
 from common.atomic import atomic_output
+from common.errors import InputError
 
 
 def save_checkpoint(path: str | Path, step: int, params, opt_state, fingerprint: str,

@@ -26,10 +26,10 @@ def main_tracked(args, array: Array, config: TrainConfig, out: Path) -> int:
     """Train, judge and write a tracked bank to ``out``; prints the zone table."""
     from tqdm import tqdm
 
+    from design import judge, learn_design
     from evaluation.metrics import least_favourable
     from evaluation.tracking import (TrackingError, least_favourable_tracking,
                                      tracking_models)
-    from optim.design import judge, learn_design
     from optim.loop import fingerprint
     from optim.problem import build_problem
     from optim.tracked import (build_cell_problem, export_cells, initial_cells,

@@ -49,15 +49,15 @@ def build_parser():
 def main(args) -> int:
     from tqdm import tqdm
 
+    from common.atomic import check_output_dir
+    from design import judge, learn_design
     from evaluation.metrics import least_favourable, model_gap
     from evaluation.system import evaluate_measured
     from models import driver_model_names, load_array
     from optim.config import load_config
-    from optim.design import judge, learn_design
     from optim.export import make_filterbank
     from optim.loop import fingerprint
     from optim.problem import build_problem
-    from common.atomic import check_output_dir
     from renderer.filterbank import write_filterbank
 
     array = load_array(args.array)
