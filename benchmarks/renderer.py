@@ -41,9 +41,9 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 from scipy.signal import ShortTimeFFT, get_window, oaconvolve  # noqa: E402
 
+from device.live import BankRenderer  # noqa: E402
 from renderer.convolver import Convolver, convolve_offline  # noqa: E402
 from renderer.filterbank import FilterBank, read_filterbank  # noqa: E402
-from renderer.live import BankRenderer  # noqa: E402
 from renderer.render import render_file  # noqa: E402
 from renderer.upmix import DEFAULT_FRAME, LOW_LATENCY_FRAME, OVERLAP, Upmixer, upmix  # noqa: E402
 

@@ -1,4 +1,9 @@
-"""Real-time rendering of trained filter banks: NumPy and SciPy only, never JAX."""
+"""Signal processing and file formats for playing filter banks: NumPy and SciPy, never JAX.
+
+The DSP (upmix, partitioned and head-tracked convolution, resampling, sine sweeps and their
+deconvolution) and the formats (filter banks, tracked banks, sound files, pose tracks,
+exports). What talks to a live audio server or a device is in ``device``.
+"""
 
 from renderer.convolver import Convolver, convolve_offline
 from renderer.export import export_bank, headroom_db

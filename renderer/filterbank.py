@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import InputError
 from common.atomic import atomic_output
+from common.errors import InputError
 
 FORMAT = "soundstage.filterbank"
 VERSION = 1

@@ -22,11 +22,11 @@ from pathlib import Path
 from _cli import make_parser, run  # first: puts the checkout on sys.path
 
 from common.errors import InputError
+from device.jackplay import play
+from device.live import INPUT_CHANNELS, BankRenderer
+from device.osc_poses import OscPoseListener
+from device.readahead import FileSource
 from renderer.convolver import check_block_size
-from renderer.jackplay import play
-from renderer.live import INPUT_CHANNELS, BankRenderer
-from renderer.osc_poses import OscPoseListener
-from renderer.readahead import FileSource
 from renderer.trackedbank import TrackedBank, read_bank
 from renderer.upmix import DEFAULT_FRAME, LOW_LATENCY_FRAME, MODES
 

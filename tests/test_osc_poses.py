@@ -12,7 +12,7 @@ import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
 from common.errors import InputError
-from renderer.osc_poses import OscPoseListener
+from device.osc_poses import OscPoseListener
 from renderer.tracked import TrackedConvolver
 from tracked_fixtures import grid_cells, synthetic_tracked_bank
 

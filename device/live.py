@@ -1,6 +1,6 @@
 """Block renderers for live playback: a fixed block in, the driver feeds out, no allocation.
 
-A live player (``renderer.jackplay``) drives any object with this shape
+A live player (``device.jackplay``) drives any object with this shape
 (:class:`BlockRenderer`), so a head-tracked renderer can take the bank's place:
 
 - ``inputs``: channels per input block; ``outputs``: the driver names, in feed order;

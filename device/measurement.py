@@ -2,7 +2,7 @@
 microphones, deconvolve, remove the round-trip latency, average the repeats.
 
 The audio path is a callable ``play_record(signals (outputs, n)) -> (recording (inputs, n),
-xruns)`` (renderer/playrec.py on a JACK server, or a simulation in tests). Outputs are
+xruns)`` (device/playrec.py on a JACK server, or a simulation in tests). Outputs are
 the D drivers, then the loopback output if any; inputs are the microphones, then the
 loopback input if any. The latency is either measured on every sweep through the loopback
 (the peak of its response) or given per driver and microphone (the JACK latency API).

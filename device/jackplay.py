@@ -3,7 +3,7 @@
 The client has one output port per driver, named after it, and (for live input) one
 input port per input channel. Its process callback copies the input block, calls the
 renderer (which allocates nothing) and copies the feeds to the output ports: no per-sample
-Python work. A file is decoded ahead (``renderer.readahead``), so the callback never
+Python work. A file is decoded ahead (``device.readahead``), so the callback never
 touches the disk. The ``jack`` module (JACK-Client) is imported on first
 use, so this module imports where libjack is missing.
 """
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from common.errors import InputError
-from renderer.live import INPUT_CHANNELS, BlockRenderer
-from renderer.readahead import REALTIME_PRIORITY, FileSource, realtime
+from device.live import INPUT_CHANNELS, BlockRenderer
+from device.readahead import REALTIME_PRIORITY, FileSource, realtime
 
 
 @dataclass
