@@ -14,8 +14,8 @@ from evaluation import metrics
 from models import (Array, Listeners, driver_model_names, ear_transfer, farfield_transfer,
                     heldout_grid)
 from models.heads import resolve_head
-from models.measured_plants import MeasuredPlant, farfield_on_grid
-from models.plant_sofa import ears_transfer, farfield_response
+from models.measured_plants import (MeasuredPlant, ears_transfer, farfield_on_grid,
+                                     farfield_response)
 from models.plants import plant_ear_transfer, plant_farfield_transfer, plant_set
 from models.tolerances import EVALUATION_STREAM, Tolerances
 from renderer.export import headroom_db

@@ -20,8 +20,8 @@ from scipy.signal import firwin2
 
 from models import Array, Listeners, get_zone, place_listeners, sample_listeners
 from models.heads import resolve_head
-from models.measured_plants import MeasuredPlant, farfield_on_grid, measured_pool
-from models.plant_sofa import ears_transfer, farfield_response
+from models.measured_plants import (MeasuredPlant, ears_transfer, farfield_on_grid,
+                                     farfield_response, measured_pool)
 from models.plants import PlantSet, plant_ear_transfer, plant_farfield_transfer, plant_set
 from optim.config import TrainConfig
 from targets import (EFFORT_REF_BAND_HZ, cancellation_gain_db, desired_pattern,
