@@ -17,6 +17,7 @@ __all__ = [
     "sample_listeners", "zone_presets",
 ]
 
-from models.room import Room, load_room, room_impulse_response, room_transfer  # noqa: E402
+from models.room import Room, load_room  # noqa: E402
+from models.room_images import room_impulse_response, room_transfer  # noqa: E402
 
 __all__ += ["Room", "load_room", "room_impulse_response", "room_transfer"]
