@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from common.errors import InputError
-from device.live import INPUT_CHANNELS, BlockRenderer
+from device.live import BlockRenderer
 from device.readahead import REALTIME_PRIORITY, FileSource, realtime
+from renderer.filterbank import INPUT_CHANNELS
 
 
 @dataclass

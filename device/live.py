@@ -20,13 +20,10 @@ import numpy as np
 
 from common.errors import InputError
 from renderer.convolver import Convolver, check_block_size
-from renderer.filterbank import FilterBank
+from renderer.filterbank import INPUT_CHANNELS, FilterBank
 from renderer.tracked import TrackedConvolver
 from renderer.trackedbank import TrackedBank
 from renderer.upmix import DEFAULT_FRAME, Upmixer
-
-INPUT_CHANNELS = {"stereo": ("L", "R"), "lrc": ("L", "R", "C"),
-                  "binaural": ("left_ear", "right_ear")}
 
 
 class BlockRenderer(Protocol):

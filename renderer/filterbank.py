@@ -16,6 +16,9 @@ FORMAT = "soundstage.filterbank"
 VERSION = 1
 CHANNELS = ["L", "R", "C"]
 CTC_CHANNELS = ["left_ear", "right_ear"]
+# What a renderer takes in: stereo is upmixed to L, R, C for taps, lrc plays through taps,
+# binaural (left ear, right ear) through ctc_taps.
+INPUT_CHANNELS = {"stereo": ("L", "R"), "lrc": tuple(CHANNELS), "binaural": tuple(CTC_CHANNELS)}
 TRACKED_FORMAT = "soundstage.trackedbank"
 READERS = {  # format: (what it is, how to read it)
     FORMAT: ("a plain filter bank", "read it with renderer.filterbank.read_filterbank; "

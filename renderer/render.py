@@ -18,17 +18,13 @@ from tqdm import tqdm
 
 from common.errors import InputError
 from renderer.convolver import Convolver, check_block_size
-from renderer.filterbank import FilterBank
+from renderer.filterbank import INPUT_CHANNELS, FilterBank
 from renderer.poses import PoseTrack
-from renderer.preview import ear_filters
-from renderer.resample import Resampler
-from renderer.stream import Aligned, Blocked, Stage, run
-from renderer.tracked import PoseFollower, TrackedConvolver
+from renderer.stream import Aligned, BlockFilter, Blocked, Stage, run
 from renderer.trackedbank import TrackedBank
 from renderer.upmix import Upmixer
 from renderer.wavio import check_output, open_input, read_blocks, wav_writer
 
-INPUTS = ("stereo", "lrc", "binaural")
 PROGRESS_MIN_S = 10.0  # show a progress bar for inputs longer than this
 READ_FRAMES = 16384  # frames read per step: the upmix runs many hops per call
 
@@ -80,8 +76,9 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
     Peaks over full scale are kept (float) and reported; with a PCM ``subtype`` they raise
     InputError and nothing is written.
     """
-    if input_kind not in INPUTS:
-        raise InputError(f"--input: expected one of {', '.join(INPUTS)}, got {input_kind!r}")
+    if input_kind not in INPUT_CHANNELS:
+        raise InputError(f"--input: expected one of {', '.join(INPUT_CHANNELS)}, "
+                         f"got {input_kind!r}")
     block = check_block_size(block)
     if not np.isfinite(gain_db):
         raise InputError(f"--gain-db: expected a finite number of dB, got {gain_db!r}")
@@ -95,8 +92,10 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
     taps = bank.ctc_taps if input_kind == "binaural" else bank.taps
     rate = bank.sample_rate
     if poses is None:
-        convolver = Convolver(taps, block)
+        convolver: BlockFilter = Convolver(taps, block)
     else:
+        from renderer.tracked import PoseFollower, TrackedConvolver  # scipy.fft per block
+
         convolver = PoseFollower(TrackedConvolver(taps, bank.cells, block,
                                                   nominal=bank.nominal_cell), poses.at, rate)
     with open_input(in_path) as snd:
@@ -107,6 +106,8 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
             if not resample:
                 raise InputError(f"{in_path}: sample rate {snd.samplerate} Hz does not match "
                                  f"the filter bank's {rate} Hz; pass --resample to convert")
+            from renderer.resample import Resampler  # scipy.signal: only when resampling
+
             resampler = Resampler(snd.samplerate, rate, snd.channels)
             stages.append(resampler)
             n_out = -(-snd.frames * resampler.up // resampler.down)
@@ -117,6 +118,8 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
         stages.append(Blocked(convolver, taps.shape[-1]))
         ears = None
         if preview_m is not None:
+            from renderer.preview import ear_filters  # the acoustic models: only for a preview
+
             firs = ear_filters(bank, preview_m)
             ears = Blocked(Convolver(firs, block), firs.shape[2])
         bar = tqdm(total=snd.frames, unit="frame", unit_scale=True, leave=False,

@@ -22,12 +22,7 @@ from pathlib import Path
 from _cli import make_parser, run  # first: puts the checkout on sys.path
 
 from common.errors import InputError
-from device.jackplay import play
-from device.live import INPUT_CHANNELS, BankRenderer
-from device.osc_poses import OscPoseListener
-from device.readahead import FileSource
-from renderer.convolver import check_block_size
-from renderer.trackedbank import TrackedBank, read_bank
+from renderer.filterbank import INPUT_CHANNELS
 from renderer.upmix import DEFAULT_FRAME, LOW_LATENCY_FRAME, MODES
 
 
@@ -72,6 +67,13 @@ def _ports(text: str | None) -> list[str] | None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from device.jackplay import play
+    from device.live import BankRenderer
+    from device.osc_poses import OscPoseListener
+    from device.readahead import FileSource
+    from renderer.convolver import check_block_size
+    from renderer.trackedbank import TrackedBank, read_bank
+
     if (args.input is None) == (not args.live):
         raise InputError("give a sound file to play or --live, not both or neither")
     if args.capture is not None and not args.live:
