@@ -77,12 +77,12 @@ def measure_drivers(play_record: PlayRecordFn, sweep: Sweep, *, driver_names: Se
             signals[-1, :sweep.signal.size] = sweep.signal
         recordings, replayed_before = [], replayed
         for r in range(repeats):  # no processing while sweeps play: nothing competes
-            if loopback is None:
-                recording, xruns, tries = _play(play_record, signals)
-                latencies[d, r] = latency[d]
-            else:
+            if loopback is not None:
                 recording, xruns, tries, latencies[d, r] = _play_checked(
                     play_record, signals, sweep, loopback, name)
+            elif latency is not None:  # one of the two, checked above
+                recording, xruns, tries = _play(play_record, signals)
+                latencies[d, r] = latency[d]
             xrun_sweeps += xruns > 0
             replayed += tries - 1
             peaks[d] = np.maximum(peaks[d], np.max(np.abs(recording), axis=-1))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -24,9 +25,10 @@ from models.plant_sofa import MeasuredEars, MeasuredFarfield
 
 MAX_AZIMUTH_GAP_DEG = 15.0
 
+Plant = TypeVar("Plant", MeasuredEars, MeasuredFarfield)
 
-def resample_plant(measured: "MeasuredEars | MeasuredFarfield",
-                   sample_rate_hz: float) -> "MeasuredEars | MeasuredFarfield":
+
+def resample_plant(measured: Plant, sample_rate_hz: float) -> Plant:
     """The same plant at another (integer) rate (models._resample.resample_ir)."""
     rate = integer_rate(sample_rate_hz)
     if integer_rate(measured.sample_rate_hz) == rate:

@@ -31,8 +31,6 @@ CONVENTION = "GeneralFIR-E"
 EMITTER_TOLERANCE_M = 0.01  # emitters must lie this close to the array's drivers
 MIN_EAR_POSES = 3
 
-Source = "str | Path"
-
 
 @dataclass(frozen=True, eq=False)
 class MeasuredEars:
@@ -110,7 +108,7 @@ class MeasuredFarfield:
             [np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1)
 
 
-def read_ears_sofa(path: Source, array: Array | None = None, *,
+def read_ears_sofa(path: str | Path, array: Array | None = None, *,
                    min_poses: int = MIN_EAR_POSES) -> MeasuredEars:
     """Read and validate an ``ears.sofa`` file; with ``array``, its emitters must be the
     array's drivers in order (within 1 cm). Fewer than ``min_poses`` poses is an error."""
@@ -136,7 +134,7 @@ def read_ears_sofa(path: Source, array: Array | None = None, *,
     return plant
 
 
-def read_farfield_sofa(path: Source, array: Array | None = None) -> MeasuredFarfield:
+def read_farfield_sofa(path: str | Path, array: Array | None = None) -> MeasuredFarfield:
     """Read and validate a ``farfield.sofa`` file (see :func:`read_ears_sofa`)."""
     path = Path(path)
     sofa = _read(path)

@@ -20,8 +20,7 @@ from models._array import Array
 from models._transfer import ear_transfer, head_frames
 from models.drivers import DriverModel, resolve_driver_model
 from models.heads import HeadModel, resolve_head
-from models.plant_sofa import (CONVENTION, EMITTER_TOLERANCE_M, MeasuredEars, MeasuredFarfield,
-                               Source)
+from models.plant_sofa import CONVENTION, EMITTER_TOLERANCE_M, MeasuredEars, MeasuredFarfield
 
 BAND_EDGE = 0.85  # model IRs are flat to this fraction of the Nyquist frequency
 TAIL_S = 6e-3  # default IR length: the latest arrival plus this
@@ -76,7 +75,7 @@ def model_farfield(array: Array, sample_rate_hz: float, azimuths_deg, radius_m: 
                             source=f"model of {array.name}", comment=comment)
 
 
-def write_ears_sofa(path: Source, array: Array, sample_rate_hz: float, head_positions_m,
+def write_ears_sofa(path: str | Path, array: Array, sample_rate_hz: float, head_positions_m,
                     facing=None, **kwargs) -> MeasuredEars:
     """Write the model's driver-to-ear IRs (see :func:`model_ears`) to ``path``."""
     plant = model_ears(array, sample_rate_hz, head_positions_m, facing, **kwargs)
@@ -84,7 +83,7 @@ def write_ears_sofa(path: Source, array: Array, sample_rate_hz: float, head_posi
     return plant
 
 
-def write_farfield_sofa(path: Source, array: Array, sample_rate_hz: float, azimuths_deg,
+def write_farfield_sofa(path: str | Path, array: Array, sample_rate_hz: float, azimuths_deg,
                         radius_m: float, **kwargs) -> MeasuredFarfield:
     """Write the model's far-field IRs (see :func:`model_farfield`) to ``path``."""
     plant = model_farfield(array, sample_rate_hz, azimuths_deg, radius_m, **kwargs)
@@ -92,7 +91,7 @@ def write_farfield_sofa(path: Source, array: Array, sample_rate_hz: float, azimu
     return plant
 
 
-def save_ears(path: Source, plant: MeasuredEars) -> None:
+def save_ears(path: str | Path, plant: MeasuredEars) -> None:
     """Write ``plant`` as an ``ears.sofa`` file, atomically."""
     sofa = _new_sofa(plant.ir, plant.sample_rate_hz, plant.emitter_positions_m, plant.comment,
                      "soundstage measured plant: drivers to ears")
@@ -105,7 +104,7 @@ def save_ears(path: Source, plant: MeasuredEars) -> None:
     _write(path, sofa)
 
 
-def save_farfield(path: Source, plant: MeasuredFarfield) -> None:
+def save_farfield(path: str | Path, plant: MeasuredFarfield) -> None:
     """Write ``plant`` as a ``farfield.sofa`` file, atomically."""
     sofa = _new_sofa(plant.ir[None], plant.sample_rate_hz, plant.emitter_positions_m,
                      plant.comment, "soundstage measured plant: drivers to far-field microphones")
@@ -170,7 +169,7 @@ def _new_sofa(ir: np.ndarray, fs: float, emitters: np.ndarray, comment: str, tit
     return sofa
 
 
-def _write(path: Source, sofa) -> None:
+def _write(path: str | Path, sofa) -> None:
     import sofar
 
     sofa.verify(issue_handling="raise")

@@ -82,7 +82,7 @@ class TrainConfig:
     plant: PlantSettings
     effort: EffortTarget
     weights: dict[str, float] = field(default_factory=dict)
-    tracking: TrackingSettings | None = None
+    tracking: TrackingSettings = field(kw_only=True)  # after the defaults, still required
 
     def to_dict(self) -> dict:
         return asdict(self)

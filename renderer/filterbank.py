@@ -157,5 +157,5 @@ def write_filterbank(path: str | Path, bank: FilterBank) -> Path:
     validate_filterbank(arrays, f"{path} (being written)")
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, allow_pickle=False, **arrays)
     return Path(path)

@@ -91,13 +91,14 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
         raise InputError("poses: a tracked filter bank needs a pose track, a plain one none")
     taps = bank.ctc_taps if input_kind == "binaural" else bank.taps
     rate = bank.sample_rate
-    if poses is None:
-        convolver: BlockFilter = Convolver(taps, block)
-    else:
+    convolver: BlockFilter
+    if isinstance(bank, TrackedBank) and poses is not None:  # both or neither, see above
         from renderer.tracked import PoseFollower, TrackedConvolver  # scipy.fft per block
 
         convolver = PoseFollower(TrackedConvolver(taps, bank.cells, block,
                                                   nominal=bank.nominal_cell), poses.at, rate)
+    else:
+        convolver = Convolver(taps, block)
     with open_input(in_path) as snd:
         _check_channels(in_path, snd.channels, input_kind)
         stages: list[Stage] = []
@@ -117,7 +118,7 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
         stages.append(_Gain(10.0 ** (gain_db / 20.0)))
         stages.append(Blocked(convolver, taps.shape[-1]))
         ears = None
-        if preview_m is not None:
+        if preview_path is not None:  # and preview_m, see above
             from renderer.preview import ear_filters  # the acoustic models: only for a preview
 
             firs = ear_filters(bank, preview_m)
@@ -126,7 +127,7 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
                    disable=not progress or snd.frames < PROGRESS_MIN_S * snd.samplerate)
         with contextlib.ExitStack() as stack:
             out = stack.enter_context(wav_writer(out_path, rate, taps.shape[-2], subtype))
-            prev = None if ears is None else \
+            prev = None if preview_path is None else \
                 stack.enter_context(wav_writer(preview_path, rate, 2, subtype))
             peak, preview_peak = 0.0, 0.0
             reads = read_blocks(snd, max(block, READ_FRAMES))

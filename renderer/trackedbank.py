@@ -96,5 +96,5 @@ def write_trackedbank(path: str | Path, bank: TrackedBank) -> Path:
     _validate(arrays, f"{path} (being written)")
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, allow_pickle=False, **arrays)
     return Path(path)
