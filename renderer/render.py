@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from common.errors import InputError
 from renderer.convolver import Convolver, check_block_size
@@ -123,22 +122,27 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
 
             firs = ear_filters(bank, preview_m)
             ears = Blocked(Convolver(firs, block), firs.shape[2])
-        bar = tqdm(total=snd.frames, unit="frame", unit_scale=True, leave=False,
-                   disable=not progress or snd.frames < PROGRESS_MIN_S * snd.samplerate)
+        reads = read_blocks(snd, max(block, READ_FRAMES))
+        bar = None
+        if progress and snd.frames >= PROGRESS_MIN_S * snd.samplerate:
+            from tqdm import tqdm  # only when a bar shows
+
+            bar = tqdm(total=snd.frames, unit="frame", unit_scale=True, leave=False)
+            reads = _counted(reads, bar)
         with contextlib.ExitStack() as stack:
             out = stack.enter_context(wav_writer(out_path, rate, taps.shape[-2], subtype))
             prev = None if preview_path is None else \
                 stack.enter_context(wav_writer(preview_path, rate, 2, subtype))
             peak, preview_peak = 0.0, 0.0
-            reads = read_blocks(snd, max(block, READ_FRAMES))
-            for feeds in run(stages, _counted(reads, bar)):
+            for feeds in run(stages, reads):
                 peak = max(peak, float(np.max(np.abs(feeds))))
-                out.write(feeds.T.astype(np.float32))
+                out.write(np.ascontiguousarray(feeds.T, np.float32))  # the one copy
                 if ears is not None:
                     preview_peak = _write_preview(prev, ears.process(feeds), preview_peak)
             if ears is not None:
                 preview_peak = _write_preview(prev, ears.flush(), preview_peak)
-            bar.close()
+            if bar is not None:
+                bar.close()
             if subtype != "FLOAT" and max(peak, preview_peak) > 1.0:
                 over = 20.0 * np.log10(max(peak, preview_peak))
                 raise InputError(f"{out_path}: the output peaks {over:.1f} dB over full scale "
@@ -164,6 +168,6 @@ def _counted(blocks, bar):
 
 def _write_preview(snd, block: np.ndarray, peak: float) -> float:
     if block.shape[1]:
-        snd.write(block.T.astype(np.float32))
+        snd.write(np.ascontiguousarray(block.T, np.float32))
         peak = max(peak, float(np.max(np.abs(block))))
     return peak
