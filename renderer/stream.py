@@ -62,7 +62,7 @@ class Blocked:
     def __init__(self, convolver: BlockFilter, n_taps: int):
         self._conv = convolver
         self._tail = n_taps - 1
-        self._pending = np.zeros((convolver.inputs, 0))
+        self._pending = np.zeros((convolver.inputs, 0), np.float32)
         self._received = 0
         self._sent = 0
 
@@ -84,7 +84,7 @@ class Blocked:
         out = self._collect([self._conv.process(buf[:, i:i + b])
                              for i in range(0, buf.shape[1], b)])[:, :total - self._sent]
         self._conv.reset()
-        self._pending = np.zeros((self._conv.inputs, 0))
+        self._pending = np.zeros((self._conv.inputs, 0), np.float32)
         self._received = self._sent = 0
         return out
 
