@@ -7,7 +7,8 @@
     zero = [1.5, -2.0, 3.25, 4.0, 0.0, 0.0]   # raw x, y, z (cm), yaw, pitch, roll (deg)
 
     [webcam]
-    face_width_m = 0.152                      # the face box's width in metres
+    face_width_m = 0.152                      # the tracked face's width (m)
+    face_offset_m = [0.004, -0.021]           # its point beside the head centre: y, z (m)
 
 Both tables are optional; a file that does not exist yet is an empty calibration (it is
 written on the first capture). A file that exists but cannot be used is an
@@ -22,23 +23,24 @@ from pathlib import Path
 from models.tomlfields import Fields, read_toml
 from renderer.atomic import atomic_output, check_output_dir
 
+from device.camera_geometry import FaceCalibration
 from device.opentrack_axes import PACKET_DOUBLES
 
 
 @dataclass(frozen=True)
 class Calibration:
     """``opentrack_zero``: the raw opentrack pose (6,) at the nominal seat, or None (the
-    tracker's origin is the seat); ``face_width_m``: the webcam's face-box width in
-    metres measured at the seat, or None (the camera file's assumed width)."""
+    tracker's origin is the seat); ``face``: the webcam's face measured at the seat, or
+    None (the camera file's assumed width, no offset)."""
 
     opentrack_zero: tuple[float, ...] | None = None
-    face_width_m: float | None = None
+    face: FaceCalibration | None = None
 
     def with_opentrack_zero(self, zero) -> Calibration:
         return replace(self, opentrack_zero=tuple(float(v) for v in zero))
 
-    def with_face_width(self, width_m: float) -> Calibration:
-        return replace(self, face_width_m=float(width_m))
+    def with_face(self, face: FaceCalibration) -> Calibration:
+        return replace(self, face=face)
 
 
 def read_calibration(path: str | Path | None) -> Calibration:
@@ -50,16 +52,18 @@ def read_calibration(path: str | Path | None) -> Calibration:
         return Calibration()
     fields = Fields(read_toml(path), str(path))
     fields.reject_unknown({"opentrack", "webcam"})
-    zero = width = None
+    zero = face = None
     if "opentrack" in fields.data:
         table = fields.table("opentrack")
         table.reject_unknown({"zero"})
         zero = tuple(float(v) for v in table.vector("zero", PACKET_DOUBLES))
     if "webcam" in fields.data:
         table = fields.table("webcam")
-        table.reject_unknown({"face_width_m"})
-        width = table.number("face_width_m", positive=True, maximum=1.0)
-    return Calibration(opentrack_zero=zero, face_width_m=width)
+        table.reject_unknown({"face_width_m", "face_offset_m"})
+        face = FaceCalibration(
+            width_m=table.number("face_width_m", positive=True, maximum=1.0),
+            offset_m=tuple(float(v) for v in table.vector("face_offset_m", 2, [0.0, 0.0])))
+    return Calibration(opentrack_zero=zero, face=face)
 
 
 def write_calibration(path: str | Path, calibration: Calibration) -> Path:
@@ -70,8 +74,10 @@ def write_calibration(path: str | Path, calibration: Calibration) -> Path:
         values = ", ".join(repr(float(v)) for v in calibration.opentrack_zero)
         lines += ["", "[opentrack]",
                   f"zero = [{values}]  # raw x, y, z (cm), yaw, pitch, roll (deg)"]
-    if calibration.face_width_m is not None:
-        lines += ["", "[webcam]", f"face_width_m = {float(calibration.face_width_m)!r}"]
+    if calibration.face is not None:
+        dy, dz = (float(v) for v in calibration.face.offset_m)
+        lines += ["", "[webcam]", f"face_width_m = {float(calibration.face.width_m)!r}",
+                  f"face_offset_m = [{dy!r}, {dz!r}]  # y, z (m)"]
     path = Path(path)
     with atomic_output(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -14,6 +14,7 @@ from pathlib import Path
 from models.errors import InputError
 
 from device.calibration import Calibration, read_calibration, write_calibration
+from device.camera_geometry import FaceCalibration
 from device.opentrack import DEFAULT_PORT as OPENTRACK_PORT
 from device.pose_source import PoseSource
 
@@ -54,7 +55,7 @@ def parse_tracker(text: str, option: str = "--tracker") -> TrackerSpec:
     return TrackerSpec(kind, port=port)
 
 
-class _CalibrationFile:
+class CalibrationFile:
     """The calibration read from ``path`` (None: kept in memory only); each capture
     updates it and, with a path, rewrites the file atomically."""
 
@@ -65,8 +66,8 @@ class _CalibrationFile:
     def opentrack_zero(self, zero) -> None:
         self._save(self.value.with_opentrack_zero(zero))
 
-    def face_width(self, width_m: float) -> None:
-        self._save(self.value.with_face_width(width_m))
+    def face(self, face: FaceCalibration) -> None:
+        self._save(self.value.with_face(face))
 
     def _save(self, value: Calibration) -> None:
         self.value = value
@@ -89,7 +90,7 @@ def open_tracker(spec: TrackerSpec, *, seat, host: str = "127.0.0.1",
         from renderer.osc_poses import OscPoseListener
 
         return OscPoseListener(spec.port, host=host, timeout_s=timeout_s).start()
-    store = _CalibrationFile(calibration)
+    store = CalibrationFile(calibration)
     if spec.kind == "opentrack":
         from device.opentrack import OpentrackListener
 
@@ -98,6 +99,6 @@ def open_tracker(spec: TrackerSpec, *, seat, host: str = "127.0.0.1",
                                  timeout_s=timeout_s, on_zero=store.opentrack_zero).start()
     from device.webcam import WebcamTracker
 
-    return WebcamTracker(spec.device, seat=seat, camera=camera,
-                         face_width_m=store.value.face_width_m, zero_on_first=zero_on_first,
-                         timeout_s=timeout_s, on_zero=store.face_width).start()
+    return WebcamTracker(spec.device, seat=seat, camera=camera, face=store.value.face,
+                         zero_on_first=zero_on_first, timeout_s=timeout_s,
+                         on_zero=store.face).start()

@@ -86,18 +86,19 @@ class PlayReport:
 CLOSE_TIMEOUT_S = 5.0  # the longest a stalled server may hold up closing a client
 
 
-def close_client(client, timeout_s: float = CLOSE_TIMEOUT_S) -> bool:
+def close_client(client, timeout_s: float | None = None) -> bool:
     """Deactivate and close a ``jack.Client`` on a helper thread, giving up after
-    ``timeout_s`` seconds; returns whether it closed. A server that stalls (stopped,
-    overloaded, wedged) makes ``jack_deactivate`` wait for it forever, which must not
-    hang a player or a measurement on exit; a client left open dies with its server."""
+    ``timeout_s`` seconds (default :data:`CLOSE_TIMEOUT_S`); returns whether it closed.
+    A server that stalls (stopped, overloaded, wedged) makes ``jack_deactivate`` wait for
+    it forever, which must not hang a player or a measurement on exit; a client left open
+    dies with its server."""
     def close() -> None:
         client.deactivate(ignore_errors=True)
         client.close(ignore_errors=True)
 
     worker = threading.Thread(target=close, daemon=True, name="jack-close")
     worker.start()
-    worker.join(timeout_s)
+    worker.join(CLOSE_TIMEOUT_S if timeout_s is None else timeout_s)
     return not worker.is_alive()
 
 

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from models.errors import InputError
-from renderer.jackplay import CLOSE_TIMEOUT_S, close_client
+from renderer import jackplay
 
 _CAPTURE, _PLAYBACK = 0, 1  # jack_latency_callback_mode_t
 WARM_UP_S = 0.3  # silence played after connecting, before any measurement
@@ -133,10 +133,10 @@ class PlayRecord:
         client = getattr(self, "client", None)
         if client is not None:
             self.client = None
-            if not close_client(client):
+            if not jackplay.close_client(client):
                 warnings.warn(f"JACK: the server did not let the client close within "
-                              f"{CLOSE_TIMEOUT_S:g} s (is it stalled?); it was left to the "
-                              f"server", stacklevel=2)
+                              f"{jackplay.CLOSE_TIMEOUT_S:g} s (is it stalled?); it was "
+                              f"left to the server", stacklevel=2)
 
     def __enter__(self) -> "PlayRecord":
         return self

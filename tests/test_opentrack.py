@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from device.calibration import Calibration, read_calibration, write_calibration
+from device.camera_geometry import FaceCalibration
 from device.opentrack import OpentrackListener
 from device.opentrack_axes import device_to_opentrack, opentrack_to_device, wrap_deg
 from device.pose_source import LatestPose
@@ -84,9 +85,10 @@ def test_the_calibration_file_round_trips_exactly(tmp_path):
     path = tmp_path / "cal.toml"
     assert read_calibration(path) == Calibration()  # not written yet: empty
     cal = Calibration().with_opentrack_zero([1.5, -2.0, 1 / 3, 4.0, 0.1, -0.2])
-    write_calibration(path, cal.with_face_width(0.1523))
+    write_calibration(path, cal.with_face(FaceCalibration(0.1523, (0.004, -1 / 7))))
     back = read_calibration(path)
-    assert back.opentrack_zero == cal.opentrack_zero and back.face_width_m == 0.1523
+    assert back.opentrack_zero == cal.opentrack_zero
+    assert back.face == FaceCalibration(0.1523, (0.004, -1 / 7))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cal.toml"]  # no temporaries
 
 
