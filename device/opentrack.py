@@ -67,6 +67,7 @@ class OpentrackListener:
         self._raw: tuple[float, ...] | None = None  # the last good datagram
         self._sock = bind_udp(host, port, "opentrack")
         self._sock.settimeout(_POLL_S)
+        self._address = self._sock.getsockname()[:2]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"opentrack-{self.port}")
@@ -74,11 +75,10 @@ class OpentrackListener:
     @property
     def port(self) -> int:
         """The UDP port listened on."""
-        return int(self._sock.getsockname()[1])
+        return int(self._address[1])
 
     def describe(self) -> str:
-        host = self._sock.getsockname()[0]
-        return f"opentrack UDP on {host}:{self.port}"
+        return f"opentrack UDP on {self._address[0]}:{self.port}"
 
     def start(self) -> OpentrackListener:
         """Start the listening thread; returns self."""

@@ -160,16 +160,18 @@ class WebcamTracker:
     """A camera followed on a thread of its own; poses go to :attr:`poses`. ``device``:
     camera index or path; ``camera``: the geometry TOML (None: the bundled one); ``face``:
     the calibration from the seat; ``zero_on_first``: calibrate on the first face;
-    ``on_zero(face)`` is called on the tracker's thread after each calibration."""
+    ``on_zero(face)`` is called on the tracker's thread after each calibration;
+    ``smooth``: the one-euro filter (off: raw poses)."""
 
     def __init__(self, device: int | str, *, seat, camera: str | Path | None = None,
                  face: FaceCalibration | None = None, zero_on_first: bool = False,
                  timeout_s: float = 0.5,
-                 on_zero: Callable[[FaceCalibration], None] | None = None):
+                 on_zero: Callable[[FaceCalibration], None] | None = None,
+                 smooth: bool = True):
         self.poses = LatestPose(timeout_s)
         self.device = device
         geometry = read_camera(camera)
-        self.tracker = HeadTracker(geometry, seat, face)
+        self.tracker = HeadTracker(geometry, seat, face, smooth=smooth)
         self._on_zero = on_zero
         self._zero = threading.Event()
         if zero_on_first:

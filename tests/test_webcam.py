@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import math
+import time
 
 import numpy as np
 import pytest
@@ -140,3 +141,68 @@ def test_a_live_camera_gives_frames_when_there_is_one():
         assert image.ndim == 3
     finally:
         capture.release()
+
+
+# ---------------------------------------------------------------- recordings and track.py
+
+def write_frames(picture, poses: np.ndarray, folder) -> None:
+    import cv2
+
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for i, pose in enumerate(poses):
+        cv2.imwrite(str(folder / f"frame{i:04d}.png"), frame(picture, pose, rng))
+
+
+def write_video(picture, poses: np.ndarray, path) -> None:
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (640, 480))
+    assert writer.isOpened()
+    for pose in poses:
+        writer.write(cv2.cvtColor(frame(picture, pose), cv2.COLOR_GRAY2BGR))
+    writer.release()
+
+
+def test_track_py_turns_a_folder_of_frames_into_poses_csv_that_render_reads(picture, tmp_path):
+    """One poses.csv row per frame, at the frame's time, read back by renderer.poses;
+    calibrated on the first frame (--tracker-zero), the calibration written to a file."""
+    from bad_inputs import run_cli
+    from device.calibration import read_calibration
+    from renderer.poses import read_poses
+
+    truth = path(40)
+    write_frames(picture, truth, tmp_path / "frames")
+    out, cal = tmp_path / "poses.csv", tmp_path / "cal.toml"
+    code, err = run_cli("track", ["--input", str(tmp_path / "frames"), "--out", str(out),
+                                  "--tracker-zero", "--calibration", str(cal),
+                                  "--no-smoothing"])
+    assert code == 0, err
+    track = read_poses(out)
+    np.testing.assert_allclose(track.times_s, np.arange(40) / FPS, atol=1e-6)
+    assert np.abs(track.poses[:, 1] - truth[:, 1]).max() <= 0.01
+    assert np.abs(track.poses[:, 0] / truth[:, 0] - 1).max() <= 0.05
+    face = read_calibration(cal).face
+    assert face is not None and 0.1 < face.width_m < 0.2
+
+
+def test_a_video_file_plays_as_a_camera_for_the_live_tracker(picture, tmp_path):
+    """WebcamTracker (play.py --tracker webcam:FILE) on a recorded video: poses arrive on
+    its thread, the first face calibrates and the calibration is handed over. Unsmoothed:
+    the file is read as fast as it decodes, not at 30 frames a second."""
+    from device.webcam import WebcamTracker
+
+    truth = path(30)
+    write_video(picture, truth, tmp_path / "head.avi")
+    faces = []
+    tracker = WebcamTracker(str(tmp_path / "head.avi"), seat=SEAT, zero_on_first=True,
+                            timeout_s=60.0, on_zero=faces.append, smooth=False).start()
+    try:
+        tracker._thread.join(20)  # the thread ends a second after the video does
+    finally:
+        tracker.close()
+    assert tracker.poses.received == 29 and len(faces) == 1  # the first frame calibrates
+    assert "webcam" in tracker.describe()
+    last = tracker.poses.latest()
+    assert abs(last[1] - truth[-1, 1]) < 0.01
+    assert abs(last[0] / truth[-1, 0] - 1) < 0.05
