@@ -10,22 +10,22 @@ from __future__ import annotations
 import os
 import select
 import sys
-import threading
 from typing import Callable, TextIO
+
+from device.worker import Worker
 
 _POLL_S = 0.2
 
 
-class KeyListener:
+class KeyListener(Worker):
     """Call ``actions[key]()`` for every key in ``actions`` typed on ``stream`` (default:
     standard input); other keys are ignored. Stops at end of input or on :meth:`close`."""
 
     def __init__(self, actions: dict[str, Callable[[], None]], stream: TextIO | None = None):
+        super().__init__("keys")
         self.actions = actions
         self._stream = sys.stdin if stream is None else stream
-        self._stop = threading.Event()
         self._saved = None  # the terminal's settings, restored on close
-        self._thread = threading.Thread(target=self._run, daemon=True, name="keys")
 
     def start(self) -> KeyListener:
         """Start reading (cbreak mode on a terminal); returns self."""
@@ -40,14 +40,10 @@ class KeyListener:
             self._saved = termios.tcgetattr(fd)
             tty.setcbreak(fd)
         self._fd = fd
-        self._thread.start()
-        return self
+        return super().start()
 
-    def close(self) -> None:
-        """Stop reading and restore the terminal."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+    def _release(self) -> None:
+        """Restore the terminal."""
         if self._saved is not None:
             import termios
 

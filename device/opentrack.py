@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import socket
 import struct
-import threading
 import time
 from typing import Callable
 
@@ -23,6 +22,7 @@ from models.errors import InputError
 
 from device.opentrack_axes import PACKET_BYTES, PACKET_DOUBLES, opentrack_to_device
 from device.pose_source import LatestPose
+from device.worker import Worker
 
 DEFAULT_PORT = 4242  # opentrack's default for "UDP over network"
 _PACKET = struct.Struct(f"<{PACKET_DOUBLES}d")
@@ -48,7 +48,7 @@ def bind_udp(host: str, port: int, what: str) -> socket.socket:
     return sock
 
 
-class OpentrackListener:
+class OpentrackListener(Worker):
     """Listen on UDP ``host:port`` (0: any free port, see :attr:`port`) for opentrack
     datagrams; poses go to :attr:`poses` (stale after ``timeout_s``). ``seat``: the
     nominal seat (4,) in the device frame; ``zero``: the raw pose (6,) read there (None:
@@ -68,9 +68,7 @@ class OpentrackListener:
         self._sock = bind_udp(host, port, "opentrack")
         self._sock.settimeout(_POLL_S)
         self._address = self._sock.getsockname()[:2]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"opentrack-{self.port}")
+        super().__init__(f"opentrack-{self.port}")
 
     @property
     def port(self) -> int:
@@ -80,23 +78,8 @@ class OpentrackListener:
     def describe(self) -> str:
         return f"opentrack UDP on {self._address[0]}:{self.port}"
 
-    def start(self) -> OpentrackListener:
-        """Start the listening thread; returns self."""
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop the thread and release the port."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+    def _release(self) -> None:
         self._sock.close()
-
-    def __enter__(self) -> OpentrackListener:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def capture_zero(self) -> str:
         """Take the last datagram as the zero (the user is at the nominal seat now)."""

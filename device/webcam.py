@@ -27,6 +27,7 @@ from device.camera_geometry import (CameraGeometry, FaceCalibration, calibrate, 
 from device.face_finder import FaceFinder, load_cv2
 from device.pose_smoothing import OneEuroFilter
 from device.pose_source import LatestPose
+from device.worker import Worker
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -156,7 +157,7 @@ def camera_frames(capture, stop: threading.Event) -> Iterator[tuple[float, np.nd
         yield time.monotonic(), frame
 
 
-class WebcamTracker:
+class WebcamTracker(Worker):
     """A camera followed on a thread of its own; poses go to :attr:`poses`. ``device``:
     camera index or path; ``camera``: the geometry TOML (None: the bundled one); ``face``:
     the calibration from the seat; ``zero_on_first``: calibrate on the first face;
@@ -176,22 +177,14 @@ class WebcamTracker:
         self._zero = threading.Event()
         if zero_on_first:
             self._zero.set()
-        self._stop = threading.Event()
         self._capture = open_camera(device, geometry)
-        self._thread = threading.Thread(target=self._run, daemon=True, name="webcam")
+        super().__init__("webcam")
 
     def describe(self) -> str:
         width, height = self.tracker.camera.image_size
         return f"webcam {self.device} ({width} x {height})"
 
-    def start(self) -> WebcamTracker:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+    def _release(self) -> None:
         self._capture.release()
 
     def capture_zero(self) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import glob
 import math
-import time
 
 import numpy as np
 import pytest
