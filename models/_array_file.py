@@ -13,7 +13,7 @@ import numpy as np
 from common.errors import InputError
 from models._array import Array, Driver, Listener
 from models.drivers import driver_model_names
-from models.tomlfields import Fields, read_toml
+from common.tomlfields import Fields, read_toml
 
 ARRAYS_DIR = Path(__file__).parent / "arrays"
 

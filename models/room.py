@@ -17,7 +17,7 @@ import numpy as np
 
 from common.errors import InputError
 from models._array import Array
-from models.tomlfields import Fields, check_number, read_toml
+from common.tomlfields import Fields, check_number, read_toml
 
 ROOMS_FILE = Path(__file__).parent / "rooms.toml"
 WALLS = ("x-", "x+", "y-", "y+", "z-", "z+")

@@ -23,7 +23,7 @@ from models._array import Array
 from models._piston import piston_directivity
 from models._transfer import _check_freqs
 from models.room import Room, inside
-from models.tomlfields import check_number
+from common.tomlfields import check_number
 
 _CHUNK = 2_000_000  # frequency x image x receiver elements per block
 _FD_HALF = 32  # fractional-delay kernel: taps on each side

@@ -11,7 +11,7 @@ from typing import Any
 from common.errors import InputError
 from models.drivers import driver_model_names
 from models.tolerances import Tolerances
-from models.tomlfields import Fields, check_number, read_toml
+from common.tomlfields import Fields, check_number, read_toml
 from optim.losses import LOSS_TERMS
 from targets import BeamTarget, CancellationTarget, EffortTarget
 

@@ -216,7 +216,8 @@ def test_the_live_path_imports_neither_jax_nor_jack_until_it_plays(bank):
             f"    runpy.run_path({str(ROOT / 'scripts' / 'play.py')!r}, run_name='__main__')\n"
             "except SystemExit as exc:\n"
             "    assert exc.code == 2, exc.code\n"
-            "assert 'jax' not in sys.modules, 'play.py pulled in jax'\n")
+            "assert 'jax' not in sys.modules, 'play.py pulled in jax'\n"
+            "assert 'cv2' not in sys.modules, 'play.py pulled in OpenCV without a webcam'\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr
