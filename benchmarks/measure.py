@@ -30,7 +30,8 @@ import pytest  # noqa: E402
 
 import jack_server  # noqa: E402
 from jack_plant import JackPlant, known_firs  # noqa: E402
-from models import InputError, load_array  # noqa: E402
+from common.errors import InputError  # noqa: E402
+from models import load_array  # noqa: E402
 from models.plant_sofa import read_ears_sofa  # noqa: E402
 
 HEAD = [1.0, 0.2, 0.1]

@@ -21,14 +21,14 @@ from _cli import make_parser, run  # noqa: E402  (also puts the checkout on sys.
 
 import numpy as np  # noqa: E402
 
+from common.errors import InputError  # noqa: E402
+from design import learn_design  # noqa: E402
 from evaluation.system import evaluate_heldout  # noqa: E402
 from models import load_array, place_listeners  # noqa: E402
-from models.errors import InputError  # noqa: E402
 from models.measured_plants import MeasuredPlant, split_poses  # noqa: E402
-from models.plant_sofa import (read_ears_sofa, read_farfield_sofa, write_ears_sofa,  # noqa: E402
-                               write_farfield_sofa)
+from models.plant_sofa import read_ears_sofa, read_farfield_sofa  # noqa: E402
+from models.plant_sofa_write import write_ears_sofa, write_farfield_sofa  # noqa: E402
 from optim.config import load_config  # noqa: E402
-from optim.design import learn_design  # noqa: E402
 
 FIGURES = ("separation_nominal_db", "separation_zone_median_db", "separation_zone_worst_db",
            "beam_null_db", "beam_ripple_db", "tonal_deviation_C_db", "headroom_db")

@@ -20,12 +20,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from _cli import make_parser, run  # noqa: E402  (also puts the checkout on sys.path)
 
+from common.atomic import atomic_output  # noqa: E402
+from common.errors import InputError  # noqa: E402
+from design import judge, learn_design  # noqa: E402
 from evaluation.metrics import least_favourable  # noqa: E402
 from models import driver_model_names, load_array  # noqa: E402
-from models.errors import InputError  # noqa: E402
 from optim.config import load_config  # noqa: E402
-from optim.design import judge, learn_design  # noqa: E402
-from renderer.atomic import atomic_output  # noqa: E402
 
 FIGURES = ("separation_nominal_db", "separation_zone_median_db", "separation_zone_worst_db",
            "separation_nominal_units_median_db", "beam_null_db", "beam_null_units_median_db",

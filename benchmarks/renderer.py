@@ -11,12 +11,16 @@ same process on the same data, with the ratio (ours / SciPy, in real-time factor
   (allocation-free), and with the upmix on 16384-sample reads as in ``render.py``; SciPy:
   the transforms above and ``oaconvolve``, on the whole signal;
 - ``render_file`` on a 2-minute stereo WAV including reading and writing; SciPy: read,
-  transforms, ``oaconvolve``, write.
+  transforms, ``oaconvolve``, write (benchmarks/_scipy_reference.py);
+- the command line: ``scripts/render.py`` on that WAV as a process (interpreter start,
+  imports, render, output), beside the same SciPy render as a process; and the wall time
+  of ``render.py --help`` and ``play.py --help`` (best and median of 10) beside a bare
+  ``python -c pass``.
 
 Uses ``checkpoints/studio/filterbank.npz`` when it exists, else a synthetic bank of the same
 shape (3 x 5 drivers x 1024 taps).
 
-    python benchmarks/renderer.py [--filters FB.npz] [--seconds 10] [--repeats 3]
+    python benchmarks/renderer.py [--filters FB.npz] [--seconds 10] [--repeats 3] [--cli-only]
 
 On a machine shared with other jobs, ``chrt -f 1 python benchmarks/renderer.py`` (real-time
 scheduling, where allowed) keeps their load off the measured core.
@@ -29,37 +33,43 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one core: set before NumPy loads a BLAS
 
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from _cli import ROOT, make_parser, run  # noqa: E402  (also puts the checkout on sys.path)
+from _scipy_reference import scipy_render, scipy_transforms  # noqa: E402
 from _timing import timed  # noqa: E402
 
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
-from scipy.signal import ShortTimeFFT, get_window, oaconvolve  # noqa: E402
+from scipy.signal import oaconvolve  # noqa: E402
 
+from device.live import BankRenderer  # noqa: E402
 from renderer.convolver import Convolver, convolve_offline  # noqa: E402
-from renderer.filterbank import FilterBank, read_filterbank  # noqa: E402
-from renderer.live import BankRenderer  # noqa: E402
+from renderer.filterbank import FilterBank, read_filterbank, write_filterbank  # noqa: E402
 from renderer.render import render_file  # noqa: E402
 from renderer.upmix import DEFAULT_FRAME, LOW_LATENCY_FRAME, OVERLAP, Upmixer, upmix  # noqa: E402
 
 STUDIO_BANK = ROOT / "checkpoints" / "studio" / "filterbank.npz"
 RENDER_SECONDS = 120.0
+HELP_RUNS = 10
+HELP_GOAL_S = 0.35  # issue 18: render.py --help and play.py --help
+CLI_GOAL = 100.0  # issue 18: the 2-minute render through the CLI, x real time, one core
 
 
-def load_bank(path: Path | None) -> tuple[FilterBank, str]:
+def load_bank(path: Path | None) -> tuple[FilterBank, Path | None, str]:
+    """The bank, its file (None for the synthetic one) and where it came from."""
     path = path or (STUDIO_BANK if STUDIO_BANK.is_file() else None)
     if path is not None:
-        return read_filterbank(path), f"bank {path}"
+        return read_filterbank(path), path, f"bank {path}"
     sys.path.insert(0, str(ROOT / "tests"))
     from renderer_fixtures import synthetic_bank
 
-    return synthetic_bank(1024), ("synthetic bank 3 x 5 x 1024 at 48 kHz "
-                                  f"({STUDIO_BANK.relative_to(ROOT)} not found)")
+    return synthetic_bank(1024), None, ("synthetic bank 3 x 5 x 1024 at 48 kHz "
+                                        f"({STUDIO_BANK.relative_to(ROOT)} not found)")
 
 
 def line(name: str, seconds_audio: float, ours_s: float, scipy_s: float, extra: str = "") -> None:
@@ -76,12 +86,15 @@ def scipy_ola(x: np.ndarray, taps: np.ndarray, block: int) -> None:
         tail = np.concatenate([tail[:, block:], np.zeros((tail.shape[0], block))], axis=1)
 
 
-def scipy_transforms(stereo: np.ndarray, frame: int) -> np.ndarray:
-    """What any SciPy STFT upmix pays before its per-bin work: analysis of L and R,
-    synthesis of three channels, sqrt-Hann at the upmix's hop."""
-    stft = ShortTimeFFT(np.sqrt(get_window("hann", frame)), hop=frame // OVERLAP, fs=1)
-    spec = stft.stft(stereo)
-    return stft.istft(np.stack([spec[0], spec[1], spec[0] + spec[1]]), k1=stereo.shape[1])
+def transforms(stereo: np.ndarray, frame: int) -> np.ndarray:
+    """The SciPy STFT transforms at the upmix's frame and hop."""
+    return scipy_transforms(stereo, frame, frame // OVERLAP)
+
+
+def process_seconds(command: list[str], repeats: int) -> np.ndarray:
+    """Wall-clock seconds of ``repeats`` runs of ``command`` as a process (after one warm-up
+    run), on this process's core."""
+    return timed(lambda: subprocess.run(command, check=True, capture_output=True), repeats)
 
 
 def separation(frame: int, rate: int) -> str:
@@ -104,16 +117,26 @@ def separation(frame: int, rate: int) -> str:
 
 
 def main(args) -> int:
-    if hasattr(os, "sched_setaffinity"):
+    if hasattr(os, "sched_setaffinity"):  # one core, inherited by the timed processes
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    bank, source = load_bank(args.filters)
+    bank, bank_path, source = load_bank(args.filters)
+    print(f"{source}; taps {bank.taps.shape}; one core; best of {args.repeats}")
+    if not args.cli_only:
+        dsp_figures(bank, args)
+    with tempfile.TemporaryDirectory() as tmp:
+        file_figures(bank, bank_path, Path(tmp), args.repeats)
+    help_figures()
+    return 0
+
+
+def dsp_figures(bank: FilterBank, args) -> None:
+    """The convolvers, the upmix and the stereo chain on ``args.seconds`` of noise."""
     taps, rate = bank.taps, bank.sample_rate
     n = int(args.seconds * rate)
     secs = n / rate
     x = np.random.default_rng(1).uniform(-0.5, 0.5, (3, n)).astype(np.float32)
     stereo = x[:2]
-    print(f"{source}; taps {taps.shape}; {args.seconds:g} s of noise; one core; best of "
-          f"{args.repeats}")
+    print(f"{args.seconds:g} s of noise")
     for block in (64, 256, 1024):
         conv = Convolver(taps, block)
         blocks = [x[:, i:i + block] for i in range(0, n - block + 1, block)]
@@ -136,7 +159,7 @@ def main(args) -> int:
     for frame in (DEFAULT_FRAME, LOW_LATENCY_FRAME):
         upmixer = Upmixer(rate, frame=frame)
         ours = timed(lambda: (upmixer.reset(), upmixer.process(stereo)), args.repeats).min()
-        theirs = timed(lambda: scipy_transforms(stereo, frame), args.repeats).min()
+        theirs = timed(lambda: transforms(stereo, frame), args.repeats).min()
         line(f"upmix, frame {frame}", secs, ours, theirs,
              f"latency {upmixer.latency} samples ({upmixer.latency / rate * 1e3:.1f} ms)")
         print(f"    separation, frame {frame}: {separation(frame, rate)}")
@@ -149,7 +172,7 @@ def main(args) -> int:
             for b in blocks:
                 live.process(b)
         ours = timed(chain, args.repeats).min()
-        theirs = timed(lambda: oaconvolve(scipy_transforms(stereo, frame)[:, None, :], taps,
+        theirs = timed(lambda: oaconvolve(transforms(stereo, frame)[:, None, :], taps,
                                           axes=-1).sum(axis=0), args.repeats).min()
         per_block = ours / len(blocks)
         line(f"stereo chain, block 256, frame {frame}", len(blocks) * 256 / rate, ours, theirs,
@@ -166,25 +189,43 @@ def main(args) -> int:
             for j in range(0, 16384, 256):
                 conv.process(lrc[:, j:j + 256], out=feeds)
     ours = timed(chunked_chain, args.repeats).min()
-    theirs = timed(lambda: oaconvolve(scipy_transforms(stereo, DEFAULT_FRAME)[:, None, :], taps,
+    theirs = timed(lambda: oaconvolve(transforms(stereo, DEFAULT_FRAME)[:, None, :], taps,
                                       axes=-1).sum(axis=0), args.repeats).min()
     line("stereo chain, block 256, upmix chunked", n // 16384 * 16384 / rate, ours, theirs,
          "the upmix on 16384-sample reads as in render.py")
-    with tempfile.TemporaryDirectory() as tmp:
-        song, out = Path(tmp) / "song.wav", Path(tmp) / "feeds.wav"
-        long = np.random.default_rng(2).uniform(-0.3, 0.3, (int(RENDER_SECONDS * rate), 2))
-        sf.write(song, long.astype(np.float32), rate, subtype="FLOAT")
 
-        def scipy_render():
-            data = sf.read(song, dtype="float32", always_2d=True)[0].T
-            feeds = oaconvolve(scipy_transforms(data, DEFAULT_FRAME)[:, None, :], taps,
-                               axes=-1).sum(axis=0)
-            sf.write(out, feeds.T.astype(np.float32), rate, subtype="FLOAT")
-        ours = timed(lambda: render_file(song, out, bank, progress=False), 1).min()
-        theirs = timed(scipy_render, 1).min()
-        line(f"render_file, {RENDER_SECONDS:.0f} s stereo WAV incl. I/O", RENDER_SECONDS,
-             ours, theirs)
-    return 0
+
+def file_figures(bank: FilterBank, bank_path: Path | None, tmp: Path, repeats: int) -> None:
+    """A 2-minute stereo WAV rendered by render_file and by scripts/render.py as a process,
+    each beside the SciPy render (in this process, and as a process)."""
+    rate = bank.sample_rate
+    song, out = tmp / "song.wav", tmp / "feeds.wav"
+    long = np.random.default_rng(2).uniform(-0.3, 0.3, (int(RENDER_SECONDS * rate), 2))
+    sf.write(song, long.astype(np.float32), rate, subtype="FLOAT")
+    if bank_path is None:
+        bank_path = write_filterbank(tmp / "bank.npz", bank)
+    ours = timed(lambda: render_file(song, out, bank, progress=False), 1).min()
+    theirs = timed(lambda: scipy_render(song, out, bank.taps, rate, DEFAULT_FRAME,
+                                        DEFAULT_FRAME // OVERLAP), 1).min()
+    line(f"render_file, {RENDER_SECONDS:.0f} s stereo WAV incl. I/O", RENDER_SECONDS, ours,
+         theirs)
+    ours = process_seconds([sys.executable, str(ROOT / "scripts" / "render.py"), str(song),
+                            str(out), "--filters", str(bank_path), "--quiet"], repeats).min()
+    theirs = process_seconds([sys.executable, str(ROOT / "benchmarks" / "_scipy_reference.py"),
+                              str(song), str(out), str(bank_path)], repeats).min()
+    line(f"render.py, {RENDER_SECONDS:.0f} s stereo WAV, process", RENDER_SECONDS, ours, theirs,
+         f"{ours:.2f} s; goal >= {CLI_GOAL:g}x")
+
+
+def help_figures() -> None:
+    """Wall time of render.py --help and play.py --help beside the interpreter's start."""
+    bare = process_seconds([sys.executable, "-c", "pass"], HELP_RUNS)
+    for script in ("render.py", "play.py"):
+        runs = process_seconds([sys.executable, str(ROOT / "scripts" / script), "--help"],
+                               HELP_RUNS)
+        print(f"{script + ' --help':<38} {runs.min():7.3f} s best, {np.median(runs):.3f} s "
+              f"median of {HELP_RUNS} | python -c pass {bare.min():.3f} s | goal <= "
+              f"{HELP_GOAL_S:g} s")
 
 
 def build_parser():
@@ -192,6 +233,8 @@ def build_parser():
     parser.add_argument("--filters", type=Path, default=None, help="filter bank .npz")
     parser.add_argument("--seconds", type=float, default=10.0, help="signal length, s")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats (best is shown)")
+    parser.add_argument("--cli-only", action="store_true",
+                        help="only the file and command-line figures (render and --help)")
     return parser
 
 

@@ -19,7 +19,8 @@ from _timing import timed  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from models import (InputError, ear_transfer, farfield_transfer, get_zone, head_frames,  # noqa: E402
+from common.errors import InputError  # noqa: E402
+from models import (ear_transfer, farfield_transfer, get_zone, head_frames,  # noqa: E402
                     load_array, sample_listeners)
 from models._head_sphere import SphereHead  # noqa: E402
 from models.drivers import driver_model_names  # noqa: E402

@@ -54,7 +54,7 @@ def band_mask(freqs_hz: np.ndarray, band: tuple[float, float]) -> np.ndarray:
     return mask
 
 
-def db_power(x: np.ndarray) -> np.ndarray:
+def db_power(x: np.ndarray | float) -> np.ndarray:
     """``10 log10(x)`` of a power, floored at -300 dB."""
     return 10.0 * np.log10(np.maximum(x, _TINY))
 

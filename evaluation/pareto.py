@@ -17,7 +17,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from renderer.atomic import atomic_output
+from common.atomic import atomic_output
 
 
 @dataclass(frozen=True)

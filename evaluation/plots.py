@@ -7,15 +7,17 @@ atomically. Levels in dB, distances in metres, frequencies in Hz, angles in degr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.projections.polar import PolarAxes
 
+from common.atomic import atomic_output
 from evaluation.metrics import db_power
 from evaluation.robustness import HeadFigures, MapGrid
-from renderer.atomic import atomic_output
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -84,7 +86,7 @@ def beam_polar(freqs_hz: np.ndarray, azimuths_deg: np.ndarray, beam: np.ndarray,
     """Polar plots of a channel's far field (F, A) at the frequencies nearest ``at_hz``,
     dB re on-axis, clipped at ``floor_db``."""
     fig = _figure(6.0, 5.5)
-    ax = fig.add_subplot(projection="polar")
+    ax = cast(PolarAxes, fig.add_subplot(projection="polar"))  # the stubs cannot know
     rows = sorted({int(np.argmin(np.abs(freqs_hz - f))) for f in at_hz})
     level = np.maximum(_normalised_db(beam[rows], azimuths_deg), floor_db)
     theta = np.deg2rad(np.append(azimuths_deg, azimuths_deg[0]))
@@ -131,7 +133,7 @@ def filter_responses(freqs_hz: np.ndarray, filters: np.ndarray, driver_names: li
                      floor_db: float = -60.0) -> Figure:
     """Magnitude (dB) of each driver's filter (C, D, F) for the channels L, R, C."""
     fig = _figure(11.0, 3.8)
-    axes = fig.subplots(1, filters.shape[0], sharey=True)
+    axes = fig.subplots(1, filters.shape[0], sharey=True, squeeze=False)[0]
     level = np.maximum(db_power(np.abs(filters) ** 2), floor_db)
     for ax, channel, rows in zip(axes, "LRC", level):
         for name, row in zip(driver_names, rows):

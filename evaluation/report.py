@@ -15,7 +15,7 @@ import html
 import json
 from pathlib import Path
 
-from renderer.atomic import atomic_output
+from common.atomic import atomic_output
 
 _STYLE = """
 body { font-family: sans-serif; margin: 2em; max-width: 1200px; }

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.errors import InputError
 from evaluation import metrics
 from evaluation.system import (beam_system, ear_system, evaluate_heldout, evaluate_models,
                                evaluation_freqs, filter_responses)
-from models import (Array, InputError, Listeners, Zone, ear_transfer, farfield_transfer,
+from models import (Array, Listeners, Zone, ear_transfer, farfield_transfer,
                     head_frames, heldout_grid, load_array, parse_array, place_listeners,
                     resolve_head)
 from renderer.filterbank import FilterBank

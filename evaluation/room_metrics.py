@@ -23,7 +23,7 @@ Definitions (impulse responses ``h`` sampled at ``fs``, last axis samples):
   the two agree for small absorption.
 
 The channel's impulse response at the listener is ``sum_d rir[d] * taps[d]``
-(convolution) with the room impulse responses of ``models.room``.
+(convolution) with the room impulse responses of ``models.room_images``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from evaluation.baselines import no_processing_bank
 from evaluation.robustness import directivity_index_db
 from evaluation.system import filter_responses
 from models import Array
-from models.room import Room, room_impulse_response
+from models.room import Room
+from models.room_images import room_impulse_response
 from renderer.filterbank import FilterBank
 
 DIRECT_WINDOW_S = 2.5e-3

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from common.atomic import atomic_output
+from common.errors import InputError
 from evaluation.robustness import bank_array
 from evaluation.system import evaluate_heldout
-from models import InputError
-from renderer.atomic import atomic_output
 from renderer.filterbank import read_filterbank
 
 RESULT_FILE = "result.json"

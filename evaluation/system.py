@@ -15,8 +15,8 @@ from models import (Array, Listeners, driver_model_names, ear_transfer, farfield
                     heldout_grid)
 from models.heads import resolve_head
 from models.listener_heads import HeadVariety, draw_heads, with_heights
-from models.measured_plants import MeasuredPlant, farfield_on_grid
-from models.plant_sofa import ears_transfer, farfield_response
+from models.measured_plants import (MeasuredPlant, ears_transfer, farfield_on_grid,
+                                     farfield_response)
 from models.plants import plant_ear_transfer, plant_farfield_transfer, plant_set
 from models.tolerances import EVALUATION_STREAM, Tolerances
 from renderer.export import headroom_db

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.poses import nearest_cells, poses_of
 from evaluation import metrics
 from evaluation.system import ear_system, evaluation_freqs, filter_responses
 from models import Array, Listeners, driver_model_names, ear_transfer, heldout_grid
-from models.poses import nearest_cells, poses_of
 
 ZONE_GRIDS = {  # (lateral m, distance scale, yaw deg) offsets of each zone's grid
     "zone": ((-0.10, -0.05, 0.0, 0.05, 0.10), (0.75, 1.0, 1.5), (-10.0, 0.0, 10.0)),

@@ -1,11 +1,12 @@
 """Acoustic models: arrays, drivers, heads, listeners and transfer matrices (NumPy only)."""
 
-from models._array import Array, Driver, Listener, bundled_arrays, load_array, parse_array
+from common.errors import InputError
+from models._array import Array, Driver, Listener
+from models._array_file import bundled_arrays, load_array, parse_array
 from models._listeners import (Listeners, Zone, get_zone, heldout_grid, parse_zone,
                                place_listeners, sample_listeners, zone_presets)
 from models._transfer import ear_transfer, farfield_transfer, head_frames, head_relative_response
 from models.drivers import DRIVER_MODELS, driver_model_names, resolve_driver_model
-from models.errors import InputError
 from models.heads import resolve_head
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "sample_listeners", "zone_presets",
 ]
 
-from models.room import Room, load_room, room_impulse_response, room_transfer  # noqa: E402
+from models.room import Room, load_room  # noqa: E402
+from models.room_images import room_impulse_response, room_transfer  # noqa: E402
 
 __all__ += ["Room", "load_room", "room_impulse_response", "room_transfer"]

@@ -26,9 +26,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import eval_legendre
 
+from common.errors import InputError
 from models._array import Array
 from models._head_sphere import series_length, sphere_series
-from models.errors import InputError
 
 
 def cap_weights(cos_alpha: np.ndarray, n_max: int) -> np.ndarray:

@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
+from common.errors import InputError
 from models._resample import integer_rate, resample_ir
-from models.errors import InputError
 
 ONSET_THRESHOLD_DB = -20.0
 REFERENCE_BAND_HZ = (200.0, 400.0)

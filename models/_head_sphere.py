@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class SphereHead:
                              cos_incidence, 2 * np.pi * self.radius_m / speed_of_sound_m_s)
 
 
-def series_length(mu: np.ndarray, rho_min: float) -> np.ndarray:
+def series_length(mu: np.ndarray | float, rho_min: float) -> np.ndarray:
     """Highest order ``m`` to sum for ``mu = k a`` (any shape) and the nearest range
     ``rho_min`` (``np.inf`` for the far field): past ``m ~ mu`` the terms vanish within
     ``~mu**(1/3)`` orders, and for a near point no faster than ``rho**-m`` (9 decades

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import InputError
 from models._array import Listener
-from models.errors import InputError
-from models.tomlfields import Fields, check_number, read_toml
+from common.tomlfields import Fields, check_number, read_toml
 
 ZONES_FILE = Path(__file__).parent / "zones.toml"
 

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.special import j1
 
 
-def piston_directivity(ka: np.ndarray, cos_theta: np.ndarray) -> np.ndarray:
+def piston_directivity(ka: np.ndarray | float, cos_theta: np.ndarray | float) -> np.ndarray:
     """Real far-field directivity of a baffled piston, 1 on axis.
 
     ka: wavenumber times piston radius (dimensionless); cos_theta: cosine of the angle

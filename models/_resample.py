@@ -7,7 +7,7 @@ from math import gcd
 import numpy as np
 from scipy.signal import firwin, resample_poly
 
-from models.errors import InputError
+from common.errors import InputError
 
 
 def integer_rate(rate: float) -> int:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import InputError
 from models._array import Array
 from models.drivers import DriverModel, resolve_driver_model
-from models.errors import InputError
 from models.heads import HeadModel, resolve_head
 
 

@@ -30,11 +30,11 @@ from typing import Protocol
 
 import numpy as np
 
+from common.errors import InputError
 from models._array import Array
 from models._baffle_edge import BaffleEdgeModel
 from models._cap_sphere import CapSphereModel
 from models._piston import piston_directivity
-from models.errors import InputError
 
 
 class DriverModel(Protocol):

@@ -12,9 +12,9 @@ from typing import Protocol
 
 import numpy as np
 
+from common.errors import InputError
 from models._head_free import FreeFieldHead
 from models._head_sphere import SphereHead
-from models.errors import InputError
 
 
 class HeadModel(Protocol):

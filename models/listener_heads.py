@@ -20,7 +20,7 @@ import numpy as np
 
 from models._head_sphere import SphereHead
 from models._listeners import Listeners
-from models.errors import InputError
+from common.errors import InputError
 from models.tolerances import TRAINING_STREAM
 
 STANDARD_HEAD = SphereHead()

@@ -1,5 +1,6 @@
-"""Measured plants in training: which poses train and which judge, the zone pool drawn
-from measured poses, and a measured far field on the beam's azimuth grid.
+"""Measured plants in the design: their transfer matrices at the design rate, which poses
+train and which judge, the zone pool drawn from measured poses, and a measured far field
+on the beam's azimuth grid.
 
 Poses are compared with the tracked-bank metric of CONVENTIONS.md: distance in metres
 plus ``|yaw difference| / 100`` (1 cm per degree), yaw 0 facing the device centre.
@@ -10,16 +11,50 @@ onset removed and the blended onset put back (no comb filtering between two arri
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
-from models._head_sofa import onset_times
-from models.errors import InputError
+from common.errors import InputError
+from common.poses import nearest_cells, pose_distance, pose_yaw_deg
+from models._head_sofa import _dtft, onset_times
+from models._resample import integer_rate, resample_ir
 from models.plant_sofa import MeasuredEars, MeasuredFarfield
-from models.poses import nearest_cells, pose_distance, pose_yaw_deg
 
 MAX_AZIMUTH_GAP_DEG = 15.0
+
+Plant = TypeVar("Plant", MeasuredEars, MeasuredFarfield)
+
+
+def resample_plant(measured: Plant, sample_rate_hz: float) -> Plant:
+    """The same plant at another (integer) rate (models._resample.resample_ir)."""
+    rate = integer_rate(sample_rate_hz)
+    if integer_rate(measured.sample_rate_hz) == rate:
+        return measured
+    ir = resample_ir(measured.ir, measured.sample_rate_hz, rate, axis=-2)
+    return dataclasses.replace(measured, ir=ir, sample_rate_hz=float(rate))
+
+
+def ears_transfer(measured: MeasuredEars, freqs_hz, sample_rate_hz: float) -> np.ndarray:
+    """Complex (M, F, 2, E) ear pressures at ``freqs_hz`` (F,) Hz, the ``ear_transfer``
+    layout, from the IRs resampled to ``sample_rate_hz`` (the design rate)."""
+    plant = resample_plant(measured, sample_rate_hz)
+    freqs = _check_freqs(freqs_hz, plant.sample_rate_hz)
+    spectra = _dtft(np.moveaxis(plant.ir, 2, -1), freqs, plant.sample_rate_hz)  # (M, 2, E, F)
+    return spectra.transpose(0, 3, 1, 2)
+
+
+def farfield_response(measured: MeasuredFarfield, freqs_hz, sample_rate_hz: float,
+                      speed_of_sound_m_s: float) -> np.ndarray:
+    """Complex (F, R, E) microphone responses in the ``farfield_transfer`` normalisation:
+    the spreading ``1/r`` and the delay ``r/c`` of each microphone's radius removed."""
+    plant = resample_plant(measured, sample_rate_hz)
+    freqs = _check_freqs(freqs_hz, plant.sample_rate_hz)
+    spectra = _dtft(np.moveaxis(plant.ir, 1, -1), freqs, plant.sample_rate_hz)  # (R, E, F)
+    delay = np.exp(2j * np.pi * freqs[:, None] * plant.radius_m / speed_of_sound_m_s)  # (F, R)
+    return spectra.transpose(2, 0, 1) * (plant.radius_m * delay)[..., None]
 
 
 @dataclass(frozen=True)
@@ -122,3 +157,12 @@ class MeasuredPlant:
     ears: MeasuredEars
     split: PoseSplit
     farfield: MeasuredFarfield | None = None
+
+
+def _check_freqs(freqs_hz, fs: float) -> np.ndarray:
+    freqs = np.asarray(freqs_hz, dtype=float)
+    if freqs.ndim != 1 or not np.all(np.isfinite(freqs)) or np.any(freqs < 0) \
+            or np.any(freqs > fs / 2):
+        raise InputError(f"freqs_hz: expected a 1-D array of frequencies from 0 to the "
+                         f"Nyquist frequency {fs / 2:g} Hz")
+    return freqs

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import CubicSpline
 
+from common.errors import InputError
 from models._array import Array
-from models.errors import InputError
 
 KNOT_RANGE_HZ = (20.0, 20000.0)
 

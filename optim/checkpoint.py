@@ -9,8 +9,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from models.errors import InputError
-from renderer.atomic import atomic_output
+from common.atomic import atomic_output
+from common.errors import InputError
 
 
 def save_checkpoint(path: str | Path, step: int, params, opt_state, fingerprint: str,
@@ -21,7 +21,7 @@ def save_checkpoint(path: str | Path, step: int, params, opt_state, fingerprint:
     meta = {"step": step, "fingerprint": fingerprint, "history": history, "leaves": len(leaves)}
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
+            np.savez(fh, allow_pickle=False, meta=np.array(json.dumps(meta)), **arrays)
 
 
 def load_checkpoint(path: str | Path, params, opt_state, fingerprint: str):

@@ -8,11 +8,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.errors import InputError
+from common.tomlfields import Fields, check_number, read_toml
 from models.drivers import driver_model_names
-from models.errors import InputError
 from models.listener_heads import HeadVariety
 from models.tolerances import Tolerances
-from models.tomlfields import Fields, check_number, read_toml
 from optim.losses import LOSS_TERMS
 from targets import BeamTarget, CancellationTarget, EffortTarget
 
@@ -94,7 +94,7 @@ class TrainConfig:
     effort: EffortTarget
     listeners: ListenerSettings
     weights: dict[str, float] = field(default_factory=dict)
-    tracking: TrackingSettings | None = None
+    tracking: TrackingSettings = field(kw_only=True)  # after the defaults, still required
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -230,10 +230,9 @@ def _parse_listeners(t: Fields) -> ListenerSettings:
         lo, hi = t.vector(key, 2)
         return float(lo), float(hi)
 
-    values = dict(radius_m=pair("radius_m"), ear_back_deg=pair("ear_back_deg"),
-                  ear_down_deg=pair("ear_down_deg"), height_m=t.number("height_m"))
     try:  # HeadVariety checks the ranges; its message lacks the file
-        variety = HeadVariety(**values)
+        variety = HeadVariety(radius_m=pair("radius_m"), ear_back_deg=pair("ear_back_deg"),
+                              ear_down_deg=pair("ear_down_deg"), height_m=t.number("height_m"))
     except InputError as exc:
         raise InputError(f"{t.where.rsplit('.', 1)[0]}: {exc}") from None
     return ListenerSettings(heads=_integer(t, "heads", 1), variety=variety)

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
 from optim.baseline import least_squares_filters, responses_to_taps
 from optim.checkpoint import load_checkpoint, save_checkpoint
 from optim.config import TrainConfig

@@ -20,9 +20,9 @@ from scipy.signal import firwin2
 
 from models import Array, Listeners, get_zone, place_listeners, sample_listeners
 from models.heads import resolve_head
-from models.measured_plants import MeasuredPlant, farfield_on_grid, measured_pool
-from models.plant_sofa import ears_transfer, farfield_response
 from models.listener_heads import draw_heads, head_mix, with_heights
+from models.measured_plants import (MeasuredPlant, ears_transfer, farfield_on_grid,
+                                     farfield_response, measured_pool)
 from models.symmetry import mirror_permutation
 from models.tolerances import TRAINING_STREAM
 from models.plants import PlantSet, plant_ear_transfer, plant_farfield_transfer, plant_set

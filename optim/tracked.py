@@ -26,9 +26,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from common.poses import poses_of
 from models import Array, Listener, Listeners, Zone, get_zone, place_listeners
 from models.heads import resolve_head
-from models.poses import poses_of
 from optim.config import TrackingSettings, TrainConfig
 from optim.export import make_filterbank
 from optim.loop import TrainingDiverged, initial_params

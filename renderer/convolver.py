@@ -10,10 +10,9 @@ multiply-accumulate over the input axis in the frequency domain, so the cost gro
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft as sfft
 from numpy.lib.stride_tricks import sliding_window_view
 
-from models.errors import InputError
+from common.errors import InputError
 
 MIN_BLOCK = 32
 MAX_BLOCK = 8192
@@ -50,14 +49,16 @@ def check_dtype(dtype) -> np.dtype:
 def partition_spectra(taps: np.ndarray, block_size: int, dtype: np.dtype) -> np.ndarray:
     """Spectra (..., K * inputs, outputs, block_size + 1) of ``taps`` (..., inputs, outputs,
     N) cut into ``K = ceil(N / block_size)`` partitions, each zero-padded to an FFT of
-    ``2 * block_size``; the oldest partition first, to match a delay line read oldest-first."""
+    ``2 * block_size``; the oldest partition first, to match a delay line read oldest-first.
+    The FFT runs in float64 and the spectra are rounded to the complex type of ``dtype``."""
     *lead, inputs, outputs, n_taps = taps.shape
     b = block_size
     k = -(-n_taps // b)
-    parts = np.zeros((*lead, k * b, inputs, outputs), dtype)
+    parts = np.zeros((*lead, k * b, inputs, outputs))
     parts[..., :n_taps, :, :] = np.moveaxis(taps, -1, -3)
     parts = np.moveaxis(parts.reshape(*lead, k, b, inputs, outputs), -3, -1)
-    spectra = sfft.rfft(parts, n=2 * b, axis=-1)  # (..., K, I, O, F)
+    spectra = np.fft.rfft(parts, n=2 * b, axis=-1).astype(  # (..., K, I, O, F)
+        np.result_type(dtype, np.complex64), copy=False)
     return np.ascontiguousarray(np.flip(spectra, axis=-4)).reshape(
         *lead, k * inputs, outputs, b + 1)
 
@@ -146,6 +147,8 @@ def convolve_offline(x, taps, *, fft_size: int | None = None) -> np.ndarray:
     ``fft_size`` (default: a fast size near ``8 N``), many frames per FFT call. Arithmetic
     is float32 when both arguments are float32, float64 otherwise.
     """
+    import scipy.fft as sfft  # next_fast_len and float32 transforms; only offline
+
     taps = check_taps(taps)
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[0] != taps.shape[0] or x.shape[1] == 0 or x.dtype.kind not in "fiu":

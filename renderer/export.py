@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
 from renderer.filterbank import CHANNELS, CTC_CHANNELS, FilterBank
 from renderer.wavio import write_wav
 

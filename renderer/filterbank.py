@@ -9,13 +9,16 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import InputError
-from renderer.atomic import atomic_output
+from common.atomic import atomic_output
+from common.errors import InputError
 
 FORMAT = "soundstage.filterbank"
 VERSION = 1
 CHANNELS = ["L", "R", "C"]
 CTC_CHANNELS = ["left_ear", "right_ear"]
+# What a renderer takes in: stereo is upmixed to L, R, C for taps, lrc plays through taps,
+# binaural (left ear, right ear) through ctc_taps.
+INPUT_CHANNELS = {"stereo": ("L", "R"), "lrc": tuple(CHANNELS), "binaural": tuple(CTC_CHANNELS)}
 TRACKED_FORMAT = "soundstage.trackedbank"
 READERS = {  # format: (what it is, how to read it)
     FORMAT: ("a plain filter bank", "read it with renderer.filterbank.read_filterbank; "
@@ -154,5 +157,5 @@ def write_filterbank(path: str | Path, bank: FilterBank) -> Path:
     validate_filterbank(arrays, f"{path} (being written)")
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, allow_pickle=False, **arrays)
     return Path(path)

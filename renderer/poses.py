@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
 
 COLUMNS = ("time_s", "x", "y", "z", "yaw_deg")
 

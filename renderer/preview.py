@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal.windows import hann
 
+from common.errors import InputError
 from models import ear_transfer, parse_array
-from models.errors import InputError
-from renderer.filterbank import FilterBank
+from renderer.filterbank import ManifestFields
 
 
 def parse_position(text: str, default_height_m: float) -> np.ndarray:
@@ -31,7 +31,7 @@ def parse_position(text: str, default_height_m: float) -> np.ndarray:
     return np.array(values)
 
 
-def ear_filters(bank: FilterBank, position_m, *, n_taps: int = 512, pre: int = 64,
+def ear_filters(bank: ManifestFields, position_m, *, n_taps: int = 512, pre: int = 64,
                 head="sphere") -> np.ndarray:
     """FIRs (D, 2, n_taps) from each driver to the left and right ear of a listener whose
     head centre is at ``position_m`` (3,) metres, facing the device."""

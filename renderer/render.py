@@ -14,21 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from models.errors import InputError
+from common.errors import InputError
 from renderer.convolver import Convolver, check_block_size
-from renderer.filterbank import FilterBank
+from renderer.filterbank import INPUT_CHANNELS, FilterBank
 from renderer.poses import PoseTrack
-from renderer.preview import ear_filters
-from renderer.resample import Resampler
-from renderer.stream import Aligned, Blocked, Stage, run
-from renderer.tracked import PoseFollower, TrackedConvolver
+from renderer.stream import Aligned, BlockFilter, Blocked, Stage, run
 from renderer.trackedbank import TrackedBank
 from renderer.upmix import Upmixer
 from renderer.wavio import check_output, open_input, read_blocks, wav_writer
 
-INPUTS = ("stereo", "lrc", "binaural")
 PROGRESS_MIN_S = 10.0  # show a progress bar for inputs longer than this
 READ_FRAMES = 16384  # frames read per step: the upmix runs many hops per call
 
@@ -80,8 +75,9 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
     Peaks over full scale are kept (float) and reported; with a PCM ``subtype`` they raise
     InputError and nothing is written.
     """
-    if input_kind not in INPUTS:
-        raise InputError(f"--input: expected one of {', '.join(INPUTS)}, got {input_kind!r}")
+    if input_kind not in INPUT_CHANNELS:
+        raise InputError(f"--input: expected one of {', '.join(INPUT_CHANNELS)}, "
+                         f"got {input_kind!r}")
     block = check_block_size(block)
     if not np.isfinite(gain_db):
         raise InputError(f"--gain-db: expected a finite number of dB, got {gain_db!r}")
@@ -94,11 +90,14 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
         raise InputError("poses: a tracked filter bank needs a pose track, a plain one none")
     taps = bank.ctc_taps if input_kind == "binaural" else bank.taps
     rate = bank.sample_rate
-    if poses is None:
-        convolver = Convolver(taps, block)
-    else:
+    convolver: BlockFilter
+    if isinstance(bank, TrackedBank) and poses is not None:  # both or neither, see above
+        from renderer.tracked import PoseFollower, TrackedConvolver  # scipy.fft per block
+
         convolver = PoseFollower(TrackedConvolver(taps, bank.cells, block,
                                                   nominal=bank.nominal_cell), poses.at, rate)
+    else:
+        convolver = Convolver(taps, block)
     with open_input(in_path) as snd:
         _check_channels(in_path, snd.channels, input_kind)
         stages: list[Stage] = []
@@ -107,6 +106,8 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
             if not resample:
                 raise InputError(f"{in_path}: sample rate {snd.samplerate} Hz does not match "
                                  f"the filter bank's {rate} Hz; pass --resample to convert")
+            from renderer.resample import Resampler  # scipy.signal: only when resampling
+
             resampler = Resampler(snd.samplerate, rate, snd.channels)
             stages.append(resampler)
             n_out = -(-snd.frames * resampler.up // resampler.down)
@@ -116,25 +117,32 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
         stages.append(_Gain(10.0 ** (gain_db / 20.0)))
         stages.append(Blocked(convolver, taps.shape[-1]))
         ears = None
-        if preview_m is not None:
+        if preview_path is not None:  # and preview_m, see above
+            from renderer.preview import ear_filters  # the acoustic models: only for a preview
+
             firs = ear_filters(bank, preview_m)
             ears = Blocked(Convolver(firs, block), firs.shape[2])
-        bar = tqdm(total=snd.frames, unit="frame", unit_scale=True, leave=False,
-                   disable=not progress or snd.frames < PROGRESS_MIN_S * snd.samplerate)
+        reads = read_blocks(snd, max(block, READ_FRAMES))
+        bar = None
+        if progress and snd.frames >= PROGRESS_MIN_S * snd.samplerate:
+            from tqdm import tqdm  # only when a bar shows
+
+            bar = tqdm(total=snd.frames, unit="frame", unit_scale=True, leave=False)
+            reads = _counted(reads, bar)
         with contextlib.ExitStack() as stack:
             out = stack.enter_context(wav_writer(out_path, rate, taps.shape[-2], subtype))
-            prev = None if ears is None else \
+            prev = None if preview_path is None else \
                 stack.enter_context(wav_writer(preview_path, rate, 2, subtype))
             peak, preview_peak = 0.0, 0.0
-            reads = read_blocks(snd, max(block, READ_FRAMES))
-            for feeds in run(stages, _counted(reads, bar)):
+            for feeds in run(stages, reads):
                 peak = max(peak, float(np.max(np.abs(feeds))))
-                out.write(feeds.T.astype(np.float32))
+                out.write(np.ascontiguousarray(feeds.T, np.float32))  # the one copy
                 if ears is not None:
                     preview_peak = _write_preview(prev, ears.process(feeds), preview_peak)
             if ears is not None:
                 preview_peak = _write_preview(prev, ears.flush(), preview_peak)
-            bar.close()
+            if bar is not None:
+                bar.close()
             if subtype != "FLOAT" and max(peak, preview_peak) > 1.0:
                 over = 20.0 * np.log10(max(peak, preview_peak))
                 raise InputError(f"{out_path}: the output peaks {over:.1f} dB over full scale "
@@ -160,6 +168,6 @@ def _counted(blocks, bar):
 
 def _write_preview(snd, block: np.ndarray, peak: float) -> float:
     if block.shape[1]:
-        snd.write(block.T.astype(np.float32))
+        snd.write(np.ascontiguousarray(block.T, np.float32))
         peak = max(peak, float(np.max(np.abs(block))))
     return peak

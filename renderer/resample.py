@@ -7,7 +7,7 @@ from math import gcd
 import numpy as np
 from scipy.signal import firwin, upfirdn
 
-from models.errors import InputError
+from common.errors import InputError
 
 
 class Resampler:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft, rfftfreq
 
-from models.errors import InputError
+from common.errors import InputError
 
 FADE_IN_RATIO = 2 ** 0.5  # the sweep fades in over its first half octave
 FADE_OUT_RATIO = 1 / 0.98  # and out over its top 2 % of frequency

@@ -12,13 +12,24 @@ from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 
-from renderer.convolver import Convolver
-
 
 class Stage(Protocol):
     def process(self, block: np.ndarray) -> np.ndarray: ...
 
     def flush(self) -> np.ndarray: ...
+
+
+class BlockFilter(Protocol):
+    """A filter of fixed blocks: ``(inputs, block_size)`` in, ``(outputs, block_size)`` out
+    (:class:`renderer.convolver.Convolver`, :class:`renderer.tracked.PoseFollower`)."""
+
+    inputs: int
+    outputs: int
+    block_size: int
+
+    def process(self, block: np.ndarray) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
 
 
 class Aligned:
@@ -45,13 +56,13 @@ class Aligned:
 
 
 class Blocked:
-    """Feed a :class:`Convolver` from blocks of any length; :meth:`flush` pushes the filter
+    """Feed a :class:`BlockFilter` from blocks of any length; :meth:`flush` pushes the filter
     tail out, so the total output is ``n + N - 1`` samples for ``n`` in."""
 
-    def __init__(self, convolver: Convolver, n_taps: int):
+    def __init__(self, convolver: BlockFilter, n_taps: int):
         self._conv = convolver
         self._tail = n_taps - 1
-        self._pending = np.zeros((convolver.inputs, 0))
+        self._pending = np.zeros((convolver.inputs, 0), np.float32)
         self._received = 0
         self._sent = 0
 
@@ -73,7 +84,7 @@ class Blocked:
         out = self._collect([self._conv.process(buf[:, i:i + b])
                              for i in range(0, buf.shape[1], b)])[:, :total - self._sent]
         self._conv.reset()
-        self._pending = np.zeros((self._conv.inputs, 0))
+        self._pending = np.zeros((self._conv.inputs, 0), np.float32)
         self._received = self._sent = 0
         return out
 

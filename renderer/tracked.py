@@ -18,8 +18,8 @@ from typing import Callable
 import numpy as np
 import scipy.fft as sfft
 
-from models.errors import InputError
-from models.poses import YAW_M_PER_DEG, pose_distance
+from common.errors import InputError
+from common.poses import YAW_M_PER_DEG, pose_distance
 from renderer.convolver import check_block_size, check_dtype, check_taps, partition_spectra
 
 

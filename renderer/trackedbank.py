@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import InputError
-from models.poses import nearest_cells, pose_distance
-from renderer.atomic import atomic_output
+from common.atomic import atomic_output
+from common.errors import InputError
+from common.poses import nearest_cells, pose_distance
 from renderer.filterbank import (FORMAT, TRACKED_FORMAT, FilterBank, ManifestFields,
                                  load_arrays, validate_filterbank, validate_manifest,
                                  validate_taps)
@@ -96,5 +96,5 @@ def write_trackedbank(path: str | Path, bank: TrackedBank) -> Path:
     _validate(arrays, f"{path} (being written)")
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, allow_pickle=False, **arrays)
     return Path(path)

@@ -9,8 +9,8 @@ from typing import Iterator
 import numpy as np
 import soundfile as sf
 
-from models.errors import InputError
-from renderer.atomic import atomic_output
+from common.atomic import atomic_output
+from common.errors import InputError
 
 SUBTYPES = ("FLOAT", "PCM_24", "PCM_16")
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
-from models.errors import InputError  # noqa: E402
+from common.errors import InputError  # noqa: E402
 
 
 class _Parser(argparse.ArgumentParser):

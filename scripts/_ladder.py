@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from models import Array
-from models.errors import InputError
+from common.errors import InputError
 from optim.config import TrainConfig
 
 LADDER_FORMAT, LADDER_VERSION = "soundstage.ladder", 1
@@ -33,12 +33,11 @@ def main_ladder(args, array: Array, config: TrainConfig, out: Path, measured) ->
 
     from evaluation.metrics import least_favourable
     from evaluation.pareto import RungFigures, pareto_table, write_pareto
-    from optim.design import judge, judged_metrics
+    from design import judge, judged_metrics
     from optim.export import make_filterbank
     from optim.ladder import rung_name, train_ladder
     from optim.loop import fingerprint
     from optim.problem import build_problem
-    from renderer.atomic import atomic_output
     from renderer.export import headroom_db
     from renderer.filterbank import write_filterbank
 
@@ -97,7 +96,7 @@ def write_index(path: Path, array_name: str, rungs: list[dict]) -> None:
     """The folder's ``ladder.json`` (docs/renderer.md): rungs in ascending headroom."""
     import json
 
-    from renderer.atomic import atomic_output
+    from common.atomic import atomic_output
 
     body = {"format": LADDER_FORMAT, "version": LADDER_VERSION, "array": array_name,
             "rungs": sorted(rungs, key=lambda r: r["headroom_db"])}

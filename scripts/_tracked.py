@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from common.errors import InputError
 from models import Array
-from models.errors import InputError
 from optim.config import TrainConfig
 
 GOALS = {  # (zone, mode, figure): goal; issue 11's, for the least favourable driver model
@@ -26,10 +26,10 @@ def main_tracked(args, array: Array, config: TrainConfig, out: Path) -> int:
     """Train, judge and write a tracked bank to ``out``; prints the zone table."""
     from tqdm import tqdm
 
+    from design import judge, learn_design
     from evaluation.metrics import least_favourable
     from evaluation.tracking import (TrackingError, least_favourable_tracking,
                                      tracking_models)
-    from optim.design import judge, learn_design
     from optim.loop import fingerprint
     from optim.problem import build_problem
     from optim.tracked import (build_cell_problem, export_cells, initial_cells,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from _cli import make_parser, run  # first: puts the checkout on sys.path
 
-from renderer.atomic import check_output_folder
+from common.atomic import check_output_folder
 from renderer.export import FORMATS, INPUTS, export_bank, headroom_db
 from renderer.filterbank import read_filterbank
 

@@ -26,13 +26,14 @@ from _cli import make_parser, run  # first: puts the checkout on sys.path
 
 import numpy as np
 
-from models import InputError, head_frames, load_array
-from models.plant_sofa import (MeasuredEars, MeasuredFarfield, append_ears, append_farfield,
-                               check_new_microphones, check_new_poses, read_ears_sofa,
-                               read_farfield_sofa, save_ears, save_farfield)
-from renderer.atomic import check_output_dir
-from renderer.measurement import measure_drivers
-from renderer.playrec import PlayRecord
+from common.atomic import check_output_dir
+from common.errors import InputError
+from device.measurement import measure_drivers
+from device.playrec import PlayRecord
+from models import head_frames, load_array
+from models.plant_sofa import MeasuredEars, MeasuredFarfield, read_ears_sofa, read_farfield_sofa
+from models.plant_sofa_write import (append_ears, append_farfield, check_new_microphones,
+                                     check_new_poses, save_ears, save_farfield)
 from renderer.sinesweep import exponential_sweep
 
 EAR_Y_M = 0.0875  # receiver positions written for the ears (listener frame)

@@ -14,10 +14,7 @@ from pathlib import Path
 
 from _cli import make_parser, run  # first: puts the checkout on sys.path
 
-from renderer.poses import read_poses
-from renderer.preview import parse_position
-from renderer.render import INPUTS, render_file
-from renderer.trackedbank import TrackedBank, read_bank, read_trackedbank
+from renderer.filterbank import INPUT_CHANNELS
 from renderer.upmix import MODES
 from renderer.wavio import SUBTYPES
 
@@ -30,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--filters", type=Path, required=True,
                         help="filter bank .npz; a tracked bank plays its nominal cell "
                         "unless --poses is given")
-    parser.add_argument("--input", dest="input_kind", choices=INPUTS, default="stereo",
+    parser.add_argument("--input", dest="input_kind", choices=list(INPUT_CHANNELS), default="stereo",
                         help="stereo: upmix to L, R, C then taps; lrc: a 3-channel L, R, C "
                         "file to taps; binaural: a left-ear, right-ear file to ctc_taps")
     parser.add_argument("--block", type=int, default=1024, help="block size, 32 to 8192 samples")
@@ -55,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    from renderer.poses import read_poses
+    from renderer.render import render_file
+    from renderer.trackedbank import TrackedBank, read_bank, read_trackedbank
+
     poses = None
     if args.poses is not None:
         bank = read_trackedbank(args.filters)
@@ -70,6 +71,8 @@ def main(args: argparse.Namespace) -> int:
                           and upmix.get("mode") in MODES else "frequency")
     position = preview_path = None
     if args.preview is not None:
+        from renderer.preview import parse_position
+
         position = parse_position(args.preview, float(bank.manifest["listener"]["height_m"]))
         preview_path = args.preview_out or args.output.with_suffix(".preview.wav")
     report = render_file(args.input, args.output, bank, input_kind=args.input_kind,

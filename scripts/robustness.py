@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 
 import _cli
+from common.atomic import atomic_output, check_output_folder
+from common.errors import InputError
 from evaluation import plots, robustness
 from evaluation.baselines import least_squares_bank, no_processing_bank
 from evaluation.report import write_report
 from evaluation.tracking import tracked_separation
-from models import InputError, Zone, get_zone, resolve_head
-from renderer.atomic import atomic_output, check_output_folder
+from models import Zone, get_zone, resolve_head
 from renderer.filterbank import FilterBank
 from renderer.trackedbank import TrackedBank, read_bank
 

@@ -23,10 +23,11 @@ import _cli
 
 import numpy as np
 
+from common.atomic import check_output_folder
+from common.errors import InputError
 from evaluation import plots
 from evaluation import sweep
-from models import InputError, get_zone, load_array
-from renderer.atomic import check_output_folder
+from models import get_zone, load_array
 
 TRAIN_CMD_ENV = "SOUNDSTAGE_TRAIN_CMD"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from _cli import ROOT, make_parser, run
 
-from models.errors import InputError
+from common.errors import InputError
 
 
 def build_parser():
@@ -54,14 +54,14 @@ def build_parser():
 def main(args) -> int:
     from tqdm import tqdm
 
+    from common.atomic import check_output_dir, check_output_folder
+    from design import judge, judged_metrics, learn_design
     from evaluation.system import evaluate_measured
     from models import driver_model_names, load_array
     from optim.config import load_config
-    from optim.design import judge, judged_metrics, learn_design
     from optim.export import make_filterbank
     from optim.loop import fingerprint
     from optim.problem import build_problem
-    from renderer.atomic import check_output_dir, check_output_folder
     from renderer.export import headroom_db
     from renderer.filterbank import write_filterbank
 

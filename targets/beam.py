@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
 
 
 @dataclass(frozen=True)

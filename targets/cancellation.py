@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
 
 
 SEPARATION_BAND_HZ = (500.0, 6000.0)  # the band in which separation figures are judged

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
+from common.errors import InputError
 from models import Array
-from models.errors import InputError
 from models.heads import resolve_head
 
 FIT_BAND_HZ = (100.0, 10000.0)

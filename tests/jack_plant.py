@@ -14,7 +14,7 @@ import numpy as np
 from jack_server import close_client
 
 from models import Array
-from models.plant_sofa import model_ears
+from models.plant_sofa_write import model_ears
 
 
 def known_firs(array: Array, head_m, sample_rate_hz: int = 48000) -> np.ndarray:

@@ -24,7 +24,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 import warnings
@@ -32,6 +31,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from device.jackplay import close_client as jackplay_close_client
 
 START_TIMEOUT_S = 10.0
 
@@ -98,18 +99,12 @@ CLIENT_CLOSE_TIMEOUT_S = 10.0
 
 
 def close_client(client) -> None:
-    """Deactivate and close a test's own ``jack.Client`` on a helper thread, giving up after
-    ``CLIENT_CLOSE_TIMEOUT_S``: on a loaded machine ``jack_deactivate`` has been seen to wait
-    for the server forever, which would hang the whole run. A client left open dies with
-    its server at the end of the session."""
-    def close() -> None:
-        client.deactivate(ignore_errors=True)
-        client.close(ignore_errors=True)
-
-    worker = threading.Thread(target=close, daemon=True)
-    worker.start()
-    worker.join(CLIENT_CLOSE_TIMEOUT_S)
-    if worker.is_alive():
+    """Deactivate and close a test's own ``jack.Client`` with the players' time-limited
+    guard (``device.jackplay.close_client``), giving up after ``CLIENT_CLOSE_TIMEOUT_S``:
+    on a loaded machine ``jack_deactivate`` has been seen to wait for the server forever,
+    which would hang the whole run. A client left open dies with its server at the end of
+    the session."""
+    if not jackplay_close_client(client, CLIENT_CLOSE_TIMEOUT_S):
         warnings.warn(f"JACK client {client.name!r} did not close within "
                       f"{CLIENT_CLOSE_TIMEOUT_S:g} s; left to its server's teardown")
 

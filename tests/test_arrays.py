@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from conftest import array_toml, driver_toml
 
-from models import InputError, bundled_arrays, load_array
-from models._array import ARRAYS_DIR
+from common.errors import InputError
+from models import bundled_arrays, load_array
+from models._array_file import ARRAYS_DIR
 
 
 def test_bundled_names():

@@ -16,7 +16,7 @@ import soundfile as sf
 
 from bad_inputs import (all_files, bad_arrays, bad_banks, bad_sofas, bad_wavs, readonly_dir,
                         run_cli, run_cli_subprocess)
-from models.errors import InputError
+from common.errors import InputError
 from renderer.filterbank import write_filterbank
 from renderer_fixtures import synthetic_bank
 

@@ -9,7 +9,8 @@ from conftest import driver_toml
 from scipy.integrate import quad
 from scipy.special import eval_legendre, j0, j1, spherical_jn, spherical_yn
 
-from models import (InputError, bundled_arrays, ear_transfer, farfield_transfer, heldout_grid,
+from common.errors import InputError
+from models import (bundled_arrays, ear_transfer, farfield_transfer, heldout_grid,
                     load_array)
 from models._baffle_edge import baffle_step, shadow_weight
 from models._cap_sphere import cap_directivity, cap_weights, inverse_derivatives

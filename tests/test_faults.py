@@ -22,7 +22,7 @@ import pytest
 import soundfile as sf
 
 from bad_inputs import ROOT, SCRIPTS, all_files, run_cli, tiny_filesystem
-from models.errors import InputError
+from common.errors import InputError
 from renderer.filterbank import read_filterbank, write_filterbank
 from renderer_fixtures import synthetic_bank
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models import (InputError, Zone, get_zone, heldout_grid, parse_zone, place_listeners,
+from common.errors import InputError
+from models import (Zone, get_zone, heldout_grid, parse_zone, place_listeners,
                     sample_listeners, zone_presets)
 from models._array import Listener
 

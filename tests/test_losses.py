@@ -203,7 +203,7 @@ def _beam_null_robust(t):
 def _zone_floor(t):
     """Perfect separation (capped at the cap) against none at all: the soft minimum of B
     equal listeners lies T ln(B) below them."""
-    from optim.losses import ZONE_SEPARATION_TEMPERATURE_DB
+    from optim._ear_losses import ZONE_SEPARATION_TEMPERATURE_DB
 
     ideal, bad, _ = _cancellation_case("ctc_zone", B)(t)
     spread = np.zeros((B, np_(t, "bulk").size, 2, 2))

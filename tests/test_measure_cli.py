@@ -17,8 +17,9 @@ from bad_inputs import run_cli_subprocess
 from jack_plant import JackPlant, known_firs
 from jack_server import jack_server, jack_server_factory  # noqa: F401 (fixtures)
 from models import load_array
-from models.plant_sofa import (ears_transfer, read_ears_sofa, read_farfield_sofa,
-                               write_ears_sofa)
+from models.measured_plants import ears_transfer
+from models.plant_sofa import read_ears_sofa, read_farfield_sofa
+from models.plant_sofa_write import write_ears_sofa
 
 HEAD = [1.0, 0.2, 0.1]
 FAST = ["--sweep-seconds", "0.3", "--repeats", "1", "--tail-ms", "100", "--ir-ms", "20"]

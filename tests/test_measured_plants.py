@@ -7,11 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models import InputError
-from models.measured_plants import MeasuredPlant, farfield_on_grid, measured_pool, split_poses
-from models.plant_sofa import (MeasuredEars, ears_transfer, farfield_response, model_ears,
-                               model_farfield)
-from models.poses import pose_yaw_deg
+from common.errors import InputError
+from common.poses import pose_yaw_deg
+from models.measured_plants import (MeasuredPlant, ears_transfer, farfield_on_grid,
+                                     farfield_response, measured_pool, split_poses)
+from models.plant_sofa import MeasuredEars
+from models.plant_sofa_write import model_ears, model_farfield
 from optim.problem import build_problem
 from optim_fixtures import small_config
 

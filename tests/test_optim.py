@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from scipy.signal import freqz
 
+from common.errors import InputError
 from evaluation.metrics import separation_spectrum_db
-from models import InputError, load_array
+from models import load_array
 from optim.baseline import band_penalty, least_squares_filters, responses_to_taps
 from optim.checkpoint import load_checkpoint
 from optim.config import load_config

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
-from models.errors import InputError
-from renderer.osc_poses import OscPoseListener
+from common.errors import InputError
+from device.osc_poses import OscPoseListener
 from renderer.tracked import TrackedConvolver
 from tracked_fixtures import grid_cells, synthetic_tracked_bank
 

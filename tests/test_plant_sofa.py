@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 import sofar
 
-from models import InputError, ear_transfer, farfield_transfer, load_array
+from common.errors import InputError
+from models import ear_transfer, farfield_transfer, load_array
 from models.drivers import resolve_driver_model
-from models.plant_sofa import (ears_transfer, farfield_response, read_ears_sofa,
-                               read_farfield_sofa, save_ears, write_ears_sofa,
-                               write_farfield_sofa)
+from models.measured_plants import ears_transfer, farfield_response
+from models.plant_sofa import read_ears_sofa, read_farfield_sofa
+from models.plant_sofa_write import save_ears, write_ears_sofa, write_farfield_sofa
 
 FS = 48000
 TOL = 1e-3  # -60 dB of the largest response, see the module docstring

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models import InputError, ear_transfer, farfield_transfer, place_listeners
+from common.errors import InputError
+from models import ear_transfer, farfield_transfer, place_listeners
 from models.plants import plant_ear_transfer, plant_farfield_transfer, plant_set
 from models.tolerances import (EVALUATION_STREAM, Tolerances, draw_units, unit_array,
                                unit_response)

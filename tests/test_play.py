@@ -18,8 +18,8 @@ import soundfile as sf
 
 from bad_inputs import run_cli, run_cli_subprocess
 from jack_server import close_client, jack_server, jack_server_factory, server_log  # noqa: F401
+from device.live import BankRenderer
 from renderer.filterbank import read_filterbank
-from renderer.live import BankRenderer
 from renderer.render import render_file
 from renderer.upmix import DEFAULT_FRAME, LOW_LATENCY_FRAME
 from renderer_fixtures import ROOT, write_bank
@@ -204,11 +204,11 @@ def _write(path, rate: int, channels: int):
 
 
 def test_the_live_path_imports_neither_jax_nor_jack_until_it_plays(bank):
-    """renderer.live and renderer.jackplay import on a device without JAX or libjack;
+    """device.live and device.jackplay import on a machine without JAX or libjack;
     play.py loads the jack module only when it connects, and never JAX."""
     code = ("import runpy, sys\n"
             f"sys.path.insert(0, {str(ROOT / 'scripts')!r})\n"
-            "import renderer.live, renderer.jackplay\n"
+            "import device.live, device.jackplay\n"
             "assert 'jax' not in sys.modules and 'jack' not in sys.modules\n"
             f"sys.argv = ['play.py', '--live', '--filters', {str(bank[0])!r},"
             " '--server', 'soundstage-no-such-server']\n"
@@ -216,7 +216,8 @@ def test_the_live_path_imports_neither_jax_nor_jack_until_it_plays(bank):
             f"    runpy.run_path({str(ROOT / 'scripts' / 'play.py')!r}, run_name='__main__')\n"
             "except SystemExit as exc:\n"
             "    assert exc.code == 2, exc.code\n"
-            "assert 'jax' not in sys.modules, 'play.py pulled in jax'\n")
+            "assert 'jax' not in sys.modules, 'play.py pulled in jax'\n"
+            "assert 'cv2' not in sys.modules, 'play.py pulled in OpenCV without a webcam'\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr

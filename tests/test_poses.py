@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from models.errors import InputError
+from common.errors import InputError
 from renderer.poses import read_poses
 from renderer.trackedbank import nearest_cells, write_trackedbank
 from renderer_fixtures import load_script, write_bank

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from scipy.signal import oaconvolve
 
 from conftest import array_toml, driver_toml
+from common.errors import InputError
 from models import load_array
-from models.errors import InputError
 from renderer.convolver import MIN_BLOCK, Convolver, convolve_offline
 from renderer.filterbank import FilterBank, read_filterbank, write_filterbank
 from renderer.wavio import open_input, read_blocks

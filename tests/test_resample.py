@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy.signal import resample_poly
 
-from models.errors import InputError
+from common.errors import InputError
 from renderer.resample import Resampler
 
 

@@ -10,14 +10,15 @@ import pyroomacoustics as pra
 import pytest
 from scipy.signal import fftconvolve
 
+from common.errors import InputError
 from evaluation.room_metrics import (channel_impulse_response, channel_room_metrics,
                                      clarity_db, critical_distance_m,
                                      direct_to_reverberant_db)
-from models import InputError, load_array
+from models import load_array
 from models._array import Array, Driver, Listener
 from models._piston import piston_directivity
-from models.room import (Room, image_sources, load_room, parse_room, room_impulse_response,
-                         room_presets, room_transfer)
+from models.room import Room, load_room, parse_room, room_presets
+from models.room_images import image_sources, room_impulse_response, room_transfer
 
 C = 343.0
 DIMS = np.array([5.0, 4.0, 3.0])

@@ -1,5 +1,5 @@
 """Exponential sweeps and their deconvolution (renderer/sinesweep.py), and the driver-by-
-driver measurement on a simulated audio path (renderer/measurement.py): known FIRs come
+driver measurement on a simulated audio path (device/measurement.py): known FIRs come
 back, harmonic distortion lands where Farina's closed form puts it, and every way a
 measurement goes wrong (clipping, silence, dropouts) is refused with a clear message."""
 
@@ -10,8 +10,9 @@ import pytest
 from scipy.signal import fftconvolve
 
 from jack_plant import known_firs
-from models import InputError, load_array
-from renderer.measurement import measure_drivers
+from common.errors import InputError
+from device.measurement import measure_drivers
+from models import load_array
 from renderer.sinesweep import (deconvolve, exponential_sweep, impulse_response,
                                 loopback_residual_db, peak_latency)
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import sofar
 
-from models import InputError, ear_transfer, load_array
+from common.errors import InputError
+from models import ear_transfer, load_array
 from models._head_sofa import SofaHead
 from models._head_sphere import SphereHead
 

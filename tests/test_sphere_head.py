@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import eval_legendre, spherical_jn, spherical_yn
 
-from models import InputError
+from common.errors import InputError
 from models._head_sphere import SphereHead
 
 A, C = 0.0875, 343.0

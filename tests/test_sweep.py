@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from common.errors import InputError
 from evaluation import sweep
-from models import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "sweep.py"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from common.errors import InputError
 from evaluation.metrics import interaural_differences
 from evaluation.system import evaluation_freqs, real_source_ears
-from models import InputError, load_array
+from models import load_array
 from targets import (BeamTarget, CancellationTarget, cancellation_gain_db, contra_response,
                      desired_pattern, fit_virtual_source, harmonic_pattern, ipsi_response,
                      mask_pattern, virtual_ears)

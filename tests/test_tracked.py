@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from common.errors import InputError
+from common.poses import pose_distance
 import renderer.tracked as tracked_module
-from models.errors import InputError
-from models.poses import pose_distance
 from renderer.convolver import Convolver
 from renderer.tracked import TrackedConvolver
 from renderer.trackedbank import nearest_cells

@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from common.errors import InputError
+from common.poses import poses_of
 from evaluation import metrics
 from bad_inputs import load_script
 from evaluation.report import build_html
@@ -24,8 +26,7 @@ from evaluation.system import (ear_system, evaluate_heldout, evaluation_freqs,
                                filter_responses)
 from evaluation.tracking import (TrackingError, reported_poses, tracked_separation,
                                  tracking_figures, zone_listeners)
-from models import InputError, Zone, ear_transfer, get_zone, load_array, place_listeners
-from models.poses import poses_of
+from models import Zone, ear_transfer, get_zone, load_array, place_listeners
 from optim.config import load_config
 from optim.problem import build_problem
 from optim.loop import initial_params

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from models.errors import InputError
-from models.poses import pose_distance
+from common.errors import InputError
+from common.poses import pose_distance
 from renderer.filterbank import read_filterbank, write_filterbank
 from renderer.trackedbank import (TrackedBank, nearest_cells, read_bank, read_trackedbank,
                                   write_trackedbank)

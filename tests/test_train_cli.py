@@ -95,7 +95,7 @@ PLANT_HEADS = np.array([[2.0, 0.0, 0.25], [2.0, 0.08, 0.25], [2.0, -0.08, 0.25],
 def plant_files(tmp_path_factory):
     """ears.sofa and farfield.sofa written from the studio's piston model at 48 kHz."""
     from models import load_array
-    from models.plant_sofa import write_ears_sofa, write_farfield_sofa
+    from models.plant_sofa_write import write_ears_sofa, write_farfield_sofa
 
     folder = tmp_path_factory.mktemp("plant")
     studio = load_array("studio")

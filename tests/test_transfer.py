@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from conftest import driver_toml
 
-from models import InputError, ear_transfer, farfield_transfer, head_frames, load_array
+from common.errors import InputError
+from models import ear_transfer, farfield_transfer, head_frames, load_array
 from models._head_free import FreeFieldHead
 from models._piston import piston_directivity
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from models.errors import InputError
+from common.errors import InputError
 from renderer.upmix import DEFAULT_FRAME, LOW_LATENCY_FRAME, Upmixer, mid_side, upmix
 
 RATE = 48000

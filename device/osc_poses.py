@@ -21,7 +21,9 @@ import numpy as np
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
 
-from models.errors import InputError
+from common.errors import InputError
+
+from device.pose_source import LatestPose
 
 ADDRESS = "/head/pose"
 
@@ -36,15 +38,8 @@ class OscPoseListener:
                  clock: Callable[[], float] = time.monotonic):
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise InputError(f"OSC port: expected an integer from 0 to 65535, got {port!r}")
-        if not (isinstance(timeout_s, (int, float)) and math.isfinite(timeout_s)
-                and timeout_s > 0):
-            raise InputError(f"OSC staleness timeout: expected a positive number of seconds, "
-                             f"got {timeout_s!r}")
-        self.timeout_s, self._clock = float(timeout_s), clock
-        self._lock = threading.Lock()
-        self._latest: np.ndarray | None = None
-        self._received_at = -math.inf
-        self.received = self.rejected = 0
+        self.poses = LatestPose(timeout_s, clock=clock)
+        self.timeout_s = self.poses.timeout_s
         dispatcher = Dispatcher()
         dispatcher.map(ADDRESS, self._on_pose)
         try:
@@ -79,21 +74,32 @@ class OscPoseListener:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def received(self) -> int:
+        """Poses received."""
+        return self.poses.received
+
+    @property
+    def rejected(self) -> int:
+        """Messages to ``/head/pose`` that were not four finite numbers."""
+        return self.poses.dropped
+
     def pose(self) -> np.ndarray | None:
         """The latest pose (4,) x, y, z (m), yaw (deg), or None if none arrived within
         the last ``timeout_s`` seconds."""
-        with self._lock:
-            if self._clock() - self._received_at > self.timeout_s:
-                return None
-            return self._latest
+        return self.poses.pose()
+
+    def describe(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"OSC {ADDRESS} on {host!s}:{port}"
+
+    def capture_zero(self) -> str:
+        """OSC poses are in the device frame already: nothing to zero."""
+        return "OSC poses are device-frame poses: no zero to capture"
 
     def _on_pose(self, address: str, *args) -> None:
         if len(args) != 4 or not all(isinstance(a, (int, float)) and not isinstance(a, bool)
                                      and math.isfinite(a) for a in args):
-            with self._lock:
-                self.rejected += 1
+            self.poses.drop()
             return
-        pose = np.array(args, dtype=float)
-        with self._lock:
-            self._latest, self._received_at = pose, self._clock()
-            self.received += 1
+        self.poses.put(args)

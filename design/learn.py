@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
-
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from evaluation.metrics import least_favourable, model_gap
 from evaluation.system import evaluate_models

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
 from renderer.wavio import open_input
 
 QUEUE_SECONDS = 1.0  # how far the file reader runs ahead of the callback

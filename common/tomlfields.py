@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

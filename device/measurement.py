@@ -2,7 +2,7 @@
 microphones, deconvolve, remove the round-trip latency, average the repeats.
 
 The audio path is a callable ``play_record(signals (outputs, n)) -> (recording (inputs, n),
-xruns)`` (renderer/playrec.py on a JACK server, or a simulation in tests). Outputs are
+xruns)`` (device/playrec.py on a JACK server, or a simulation in tests). Outputs are
 the D drivers, then the loopback output if any; inputs are the microphones, then the
 loopback input if any. The latency is either measured on every sweep through the loopback
 (the peak of its response) or given per driver and microphone (the JACK latency API).
@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
 from renderer.sinesweep import (Sweep, deconvolve, impulse_response, loopback_residual_db,
                                 peak_latency, peak_to_noise_db)
 
@@ -77,12 +77,12 @@ def measure_drivers(play_record: PlayRecordFn, sweep: Sweep, *, driver_names: Se
             signals[-1, :sweep.signal.size] = sweep.signal
         recordings, replayed_before = [], replayed
         for r in range(repeats):  # no processing while sweeps play: nothing competes
-            if loopback is None:
-                recording, xruns, tries = _play(play_record, signals)
-                latencies[d, r] = latency[d]
-            else:
+            if loopback is not None:
                 recording, xruns, tries, latencies[d, r] = _play_checked(
                     play_record, signals, sweep, loopback, name)
+            elif latency is not None:  # one of the two, checked above
+                recording, xruns, tries = _play(play_record, signals)
+                latencies[d, r] = latency[d]
             xrun_sweeps += xruns > 0
             replayed += tries - 1
             peaks[d] = np.maximum(peaks[d], np.max(np.abs(recording), axis=-1))

@@ -13,12 +13,14 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
+from device import jackplay
 
 _CAPTURE, _PLAYBACK = 0, 1  # jack_latency_callback_mode_t
 WARM_UP_S = 0.3  # silence played after connecting, before any measurement
@@ -130,9 +132,11 @@ class PlayRecord:
     def close(self) -> None:
         client = getattr(self, "client", None)
         if client is not None:
-            client.deactivate(ignore_errors=True)
-            client.close(ignore_errors=True)
             self.client = None
+            if not jackplay.close_client(client):
+                warnings.warn(f"JACK: the server did not let the client close within "
+                              f"{jackplay.CLOSE_TIMEOUT_S:g} s (is it stalled?); it was "
+                              f"left to the server", stacklevel=2)
 
     def __enter__(self) -> "PlayRecord":
         return self

@@ -3,7 +3,7 @@
 The client has one output port per driver, named after it, and (for live input) one
 input port per input channel. Its process callback copies the input block, calls the
 renderer (which allocates nothing) and copies the feeds to the output ports: no per-sample
-Python work. A file is decoded ahead (``renderer.readahead``), so the callback never
+Python work. A file is decoded ahead (``device.readahead``), so the callback never
 touches the disk. The ``jack`` module (JACK-Client) is imported on first
 use, so this module imports where libjack is missing.
 """
@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.errors import InputError
-from renderer.live import INPUT_CHANNELS, BlockRenderer
-from renderer.readahead import REALTIME_PRIORITY, FileSource, realtime
+from common.errors import InputError
+from device.live import BlockRenderer
+from device.readahead import REALTIME_PRIORITY, FileSource, realtime
+from renderer.filterbank import INPUT_CHANNELS
 
 
 @dataclass
@@ -40,6 +41,7 @@ class PlayReport:
     callback_max_us: float = 0.0
     callback_mean_us: float = 0.0
     interrupted: bool = False
+    closed: bool = True  # False: the server did not let the client close in time
     _load_samples: list[float] = field(default_factory=list, repr=False)
 
     @property
@@ -60,7 +62,45 @@ class PlayReport:
                f"sound card's own"]
         if self.first_frame is not None:
             out.append(f"first rendered sample at JACK frame {self.first_frame}")
+        if not self.closed:
+            out.append(f"the JACK server did not let the client close within "
+                       f"{CLOSE_TIMEOUT_S:g} s (is it stalled?); the client was left to it")
         return out
+
+    def as_dict(self) -> dict:
+        """The figures of :meth:`lines` as a JSON-ready object (``play.py --report``)."""
+        ms = 1e3 / self.rate
+        return {"seconds": round(self.blocks * self.period / self.rate, 3),
+                "periods": self.blocks, "period": self.period, "sample_rate": self.rate,
+                "xruns": self.xruns, "starved_periods": self.starved,
+                "interrupted": self.interrupted, "closed_cleanly": self.closed,
+                "dsp_load": {"max_percent": round(self.dsp_load_max, 2),
+                             "mean_percent": round(self.dsp_load_mean, 2)},
+                "callback_us": {"max": round(self.callback_max_us, 1),
+                                "mean": round(self.callback_mean_us, 1)},
+                "latency_ms": round(self.total_latency * ms, 3),
+                "latency_samples": {"renderer": self.renderer_latency,
+                                    "period": self.period, "total": self.total_latency},
+                "first_frame": self.first_frame}
+
+
+CLOSE_TIMEOUT_S = 5.0  # the longest a stalled server may hold up closing a client
+
+
+def close_client(client, timeout_s: float | None = None) -> bool:
+    """Deactivate and close a ``jack.Client`` on a helper thread, giving up after
+    ``timeout_s`` seconds (default :data:`CLOSE_TIMEOUT_S`); returns whether it closed.
+    A server that stalls (stopped, overloaded, wedged) makes ``jack_deactivate`` wait for
+    it forever, which must not hang a player or a measurement on exit; a client left open
+    dies with its server."""
+    def close() -> None:
+        client.deactivate(ignore_errors=True)
+        client.close(ignore_errors=True)
+
+    worker = threading.Thread(target=close, daemon=True, name="jack-close")
+    worker.start()
+    worker.join(CLOSE_TIMEOUT_S if timeout_s is None else timeout_s)
+    return not worker.is_alive()
 
 
 def _import_jack():
@@ -75,13 +115,16 @@ def _import_jack():
 def play(make_renderer: Callable[[int], BlockRenderer], rate: int, *,
          source: FileSource | None, input_kind: str = "stereo", server: str | None = None,
          client_name: str = "soundstage", connect: list[str] | None = None,
-         capture: list[str] | None = None, period: int | None = None) -> PlayReport:
+         capture: list[str] | None = None, period: int | None = None,
+         on_start: Callable[[], None] | None = None) -> PlayReport:
     """Play ``source`` (``None``: live input ports) through the renderer
     ``make_renderer(period)`` returns, on the JACK server ``server`` (default: the default
     server), until the file ends or Ctrl-C. ``connect``: playback ports for the driver
     outputs, in order, or ``["auto"]``; ``capture``: the same for the live inputs.
-    ``period``: ask the server for this period (default: keep the server's)."""
-    client = None
+    ``period``: ask the server for this period (default: keep the server's).
+    ``on_start()`` is called once the renderer is warmed up and reset, just before the
+    first period it renders (e.g. to start counting a pose source's figures)."""
+    client = report = None
     try:
         jack = _import_jack()
         try:
@@ -102,16 +145,18 @@ def play(make_renderer: Callable[[int], BlockRenderer], rate: int, *,
         renderer = make_renderer(client.blocksize)
         if source is not None:
             source.start(renderer.block, renderer.tail)
-        return _run(jack, client, renderer, rate, source, input_kind, connect, capture)
+        report = _run(jack, client, renderer, rate, source, input_kind, connect, capture,
+                      on_start)
+        return report
     finally:
         if source is not None:
             source.close()
-        if client is not None:
-            client.close()
+        if client is not None and not close_client(client) and report is not None:
+            report.closed = False  # the report returned above is this object
 
 
 def _run(jack, client, renderer: BlockRenderer, rate: int, src: FileSource | None,
-         input_kind: str, connect, capture) -> PlayReport:
+         input_kind: str, connect, capture, on_start) -> PlayReport:
     block = renderer.block
     report = PlayReport(rate=rate, period=block, renderer_latency=renderer.latency)
     outs = [client.outports.register(name) for name in renderer.outputs]
@@ -162,7 +207,7 @@ def _run(jack, client, renderer: BlockRenderer, rate: int, src: FileSource | Non
 
     client.set_process_callback(process)
     client.set_xrun_callback(xrun)
-    previous, active = None, False
+    previous = None
     try:  # from here on, Ctrl-C stops cleanly with a report
         # The first calls build caches (views, FFT plans): not in the callback. A full
         # garbage collection can take milliseconds: none runs while the callback does.
@@ -173,8 +218,9 @@ def _run(jack, client, renderer: BlockRenderer, rate: int, src: FileSource | Non
         gc.disable()
         previous = realtime(REALTIME_PRIORITY)
         client.activate()
-        active = True
         _connect(jack, client, outs, connect, ins, capture)
+        if on_start is not None:
+            on_start()
         started.set()
         while not done.wait(0.25):
             report._load_samples.append(client.cpu_load())
@@ -183,9 +229,7 @@ def _run(jack, client, renderer: BlockRenderer, rate: int, src: FileSource | Non
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
-        done.set()
-        if active:
-            client.deactivate()
+        done.set()  # the callback plays silence from now on; play() deactivates
         gc.enable()
         if previous is not None:
             os.sched_setscheduler(0, previous, os.sched_param(0))

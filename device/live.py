@@ -1,6 +1,6 @@
 """Block renderers for live playback: a fixed block in, the driver feeds out, no allocation.
 
-A live player (``renderer.jackplay``) drives any object with this shape
+A live player (``device.jackplay``) drives any object with this shape
 (:class:`BlockRenderer`), so a head-tracked renderer can take the bank's place:
 
 - ``inputs``: channels per input block; ``outputs``: the driver names, in feed order;
@@ -18,15 +18,12 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from models.errors import InputError
+from common.errors import InputError
 from renderer.convolver import Convolver, check_block_size
-from renderer.filterbank import FilterBank
+from renderer.filterbank import INPUT_CHANNELS, FilterBank
 from renderer.tracked import TrackedConvolver
 from renderer.trackedbank import TrackedBank
 from renderer.upmix import DEFAULT_FRAME, Upmixer
-
-INPUT_CHANNELS = {"stereo": ("L", "R"), "lrc": ("L", "R", "C"),
-                  "binaural": ("left_ear", "right_ear")}
 
 
 class BlockRenderer(Protocol):
@@ -47,7 +44,8 @@ class BankRenderer:
     ``gain_db`` is folded into the taps. Every buffer is allocated here, none per call
     with a plain bank. A tracked bank (renderer.trackedbank) plays the cell nearest the pose
     that ``pose()`` returns for each block (None, or no ``pose``: the nominal cell),
-    crossfading on a change of cell (renderer.tracked.TrackedConvolver)."""
+    crossfading on a change of cell (renderer.tracked.TrackedConvolver), and counts the
+    blocks played in each cell in ``cell_blocks`` (None for a plain bank)."""
 
     def __init__(self, bank: FilterBank | TrackedBank, block: int, *,
                  input_kind: str = "stereo", upmix_mode: str = "frequency",
@@ -66,9 +64,11 @@ class BankRenderer:
         self._feeds = np.zeros((len(self.outputs), self.block), np.float32)
         self._pose = pose or (lambda: None)
         self._conv: Convolver | TrackedConvolver
+        self.cell_blocks: np.ndarray | None = None  # (K,) blocks played in each cell
         if isinstance(bank, TrackedBank):
             self._conv = TrackedConvolver(taps * gain, bank.cells, self.block,
                                           nominal=bank.nominal_cell, dtype=np.float32)
+            self.cell_blocks = np.zeros(len(bank.cells), np.int64)
         else:
             self._conv = Convolver(taps * gain, self.block, dtype=np.float32)
         self._upmixer = None
@@ -88,6 +88,8 @@ class BankRenderer:
         self._conv.reset()
         if self._upmixer is not None:
             self._upmixer.reset()
+        if self.cell_blocks is not None:
+            self.cell_blocks[:] = 0
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """``(inputs, block)`` float32 -> ``(D, block)`` float32 feeds (internal buffer)."""
@@ -98,5 +100,7 @@ class BankRenderer:
             block = self._lrc
         if isinstance(self._conv, TrackedConvolver):
             np.copyto(self._feeds, self._conv.process(block, self._pose()))
+            if self.cell_blocks is not None:  # always, for a tracked bank
+                self.cell_blocks[self._conv.cell] += 1
             return self._feeds
         return self._conv.process(block, out=self._feeds)

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from models.errors import InputError
+from common.errors import InputError
 
 
 def check_output_dir(path: str | Path) -> Path:
