@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from common.errors import InputError  # noqa: E402
 from design import learn_design  # noqa: E402
-from evaluation.system import evaluate_heldout  # noqa: E402
+from evaluation.heldout import evaluate_heldout  # noqa: E402
 from models import load_array, place_listeners  # noqa: E402
 from models.measured_plants import MeasuredPlant, split_poses  # noqa: E402
 from models.plant_sofa import read_ears_sofa, read_farfield_sofa  # noqa: E402

@@ -6,6 +6,8 @@ and exports the learned and the least-squares taps; ``judge`` gives their held-o
 figures in every driver model.
 """
 
-from design.learn import EVALUATION_UNITS, Design, judge, judged_metrics, learn_design
+from design.learn import (EVALUATION_UNITS, Design, judge, judge_banks, judged_metrics,
+                          learn_design)
 
-__all__ = ["EVALUATION_UNITS", "Design", "judge", "judged_metrics", "learn_design"]
+__all__ = ["EVALUATION_UNITS", "Design", "judge", "judge_banks", "judged_metrics",
+           "learn_design"]

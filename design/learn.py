@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from evaluation.metrics import least_favourable, model_gap
-from evaluation.system import evaluate_models
+from evaluation.heldout import evaluate_banks
 from models import Array
 from models.measured_plants import MeasuredPlant
 from optim.baseline import normal_equations
@@ -65,12 +65,19 @@ def judged_metrics(learned: dict[str, dict], baseline: dict[str, dict], trained_
                          for m in learned}}
 
 
+def judge_banks(array: Array, config: TrainConfig,
+                banks: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[dict[str, dict]]:
+    """Held-out figures of each bank ``(taps (3, D, N), ctc_taps (2, D, N))`` in every driver
+    model, with the config's head, width, tolerances and listener variety
+    (evaluation.heldout.evaluate_banks: the transfers once for all banks)."""
+    return evaluate_banks(array, banks, config.design.sample_rate, head=config.design.head,
+                          virtual_width_deg=config.design.width_deg,
+                          unit_draws=EVALUATION_UNITS, tolerances=config.plant.tolerances,
+                          seed=config.seed, head_draws=EVALUATION_HEADS,
+                          variety=config.listeners.variety)
+
+
 def judge(array: Array, config: TrainConfig, taps: np.ndarray, ctc_taps: np.ndarray
           ) -> dict[str, dict]:
-    """Held-out figures of taps (3, D, N) and ctc_taps (2, D, N) in every driver model, with
-    the config's head, width and tolerances (evaluation.system.evaluate_models)."""
-    return evaluate_models(array, taps, ctc_taps, config.design.sample_rate,
-                           head=config.design.head, virtual_width_deg=config.design.width_deg,
-                           unit_draws=EVALUATION_UNITS, tolerances=config.plant.tolerances,
-                           seed=config.seed, head_draws=EVALUATION_HEADS,
-                           variety=config.listeners.variety)
+    """:func:`judge_banks` of one bank."""
+    return judge_banks(array, config, [(taps, ctc_taps)])[0]

@@ -2,7 +2,7 @@
 learned rungs and for least squares regularised to the same headrooms.
 
 A rung's figures are the least favourable over the driver models (and held-out
-listeners) of :func:`evaluation.system.evaluate_heldout`; the goals are issue 16's, one
+listeners) of :func:`evaluation.heldout.evaluate_heldout`; the goals are issue 16's, one
 set for rungs that play at normal levels (budget <= 20 dB) and one for the full-volume
 rung (budget <= 6 dB).
 """
@@ -36,8 +36,7 @@ FIGURES = (
     ParetoFigure("separation_zone_worst_mean_db", "zone worst (dB)", True, 6.0, 3.0),
     ParetoFigure("separation_zone_median_mean_db", "zone median (dB)", True, 11.0, 9.0),
     ParetoFigure("separation_nominal_mean_db", "nominal separation (dB)", True, 15.0, 12.0),
-    ParetoFigure("heads_zone_median_db", "held-out listeners, zone median (dB)", True, 10.0,
-                 8.0),
+    ParetoFigure("heads_zone_median_db", "new listeners, zone median (dB)", True, 10.0, 8.0),
     ParetoFigure("beam_null_db", "C at +-90, band power (dB)", False, -10.0, -6.0),
     ParetoFigure("beam_side_p90_db", "C at +-90, worst tenth (dB)", False, -6.0, -3.0),
     ParetoFigure("beam_directivity_db", "C directivity index (dB)", True, 4.5, 3.5),
@@ -142,6 +141,8 @@ def pareto_figure(rungs: list[RungFigures]) -> Figure:
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
+    fig.suptitle("Every figure against headroom, least favourable driver model and listener; "
+                 "goals dashed (normal levels) and dotted (full volume)", fontsize=10)
     for ax in axes[len(shown):]:
         ax.set_visible(False)
     return fig

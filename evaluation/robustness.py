@@ -25,8 +25,8 @@ import numpy as np
 
 from common.errors import InputError
 from evaluation import metrics
-from evaluation.system import (beam_system, ear_system, evaluate_heldout, evaluate_models,
-                               evaluation_freqs, filter_responses)
+from evaluation.heldout import evaluate_heldout, evaluate_models
+from evaluation.system import beam_system, ear_system, evaluation_freqs, filter_responses
 from models import (Array, Listeners, Zone, ear_transfer, farfield_transfer,
                     head_frames, heldout_grid, load_array, parse_array, place_listeners,
                     resolve_head)

@@ -27,7 +27,7 @@ import numpy as np
 from common.atomic import atomic_output
 from common.errors import InputError
 from evaluation.robustness import bank_array
-from evaluation.system import evaluate_heldout
+from evaluation.heldout import evaluate_heldout
 from renderer.filterbank import read_filterbank
 
 RESULT_FILE = "result.json"

@@ -14,7 +14,7 @@ worse binaural input) of the cell it is rendered with:
 Zone figures are the median and the worst over the samples, in every driver model, and
 the least favourable over models (``metrics.least_favourable``). The zone grid "zone" is
 the held-out grid (``models.heldout_grid``), so a fixed bank's figures there equal those
-of ``evaluation.system.evaluate_heldout``.
+of ``evaluation.heldout.evaluate_heldout``.
 """
 
 from __future__ import annotations

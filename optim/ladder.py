@@ -26,6 +26,7 @@ from optim.baseline import (LeastSquaresDesign, NormalEquations, least_squares_a
                             normal_equations)
 from optim.config import TrainConfig
 from optim.loop import TrainResult, train
+from optim.objective import make_loss, make_optimizer, make_step
 from optim.params import export_taps, params_from_taps
 from optim.problem import Problem
 
@@ -71,6 +72,7 @@ def train_ladder(config: TrainConfig, problem: Problem, budgets_db: list[float],
     own headroom; ``on_rung(index, budget)`` is called before each rung, ``on_step`` as
     in optim.loop.train. Checkpoints go to ``checkpoint_dir/rung_<b>db.ckpt.npz``."""
     equations = normal_equations(problem)
+    step_fn = make_step(make_loss(config, problem), make_optimizer(config))  # every rung's
     rungs = []
     for index, budget in enumerate(sorted(budgets_db)):
         if on_rung is not None:
@@ -78,19 +80,21 @@ def train_ladder(config: TrainConfig, problem: Problem, budgets_db: list[float],
         checkpoint = None if checkpoint_dir is None else \
             checkpoint_dir / f"{rung_name(budget)}.ckpt.npz"
         rungs.append(train_rung(config, problem, equations, budget, checkpoint, resume,
-                                on_step))
+                                on_step, step_fn))
     return rungs
 
 
 def train_rung(config: TrainConfig, problem: Problem, equations: NormalEquations,
                budget_db: float, checkpoint: str | Path | None = None, resume: bool = False,
-               on_step: Callable[[int, dict], None] | None = None) -> Rung:
-    """The rung of ``budget_db``: :func:`rung_config`, trained (optim.loop.train) from the
-    least-squares design of ``equations`` at the same headroom."""
+               on_step: Callable[[int, dict], None] | None = None,
+               step_fn: Callable | None = None) -> Rung:
+    """The rung of ``budget_db``: :func:`rung_config`, trained (optim.loop.train, with
+    ``step_fn`` when given) from the least-squares design of ``equations`` at the same
+    headroom."""
     rung = rung_config(config, budget_db)
     start = least_squares_at_headroom(equations, config.design.taps, budget_db, problem.mirror)
     run = train(rung, problem, checkpoint=checkpoint, resume=resume, on_step=on_step,
-                init=params_from_taps(problem, start.taps, start.ctc_taps))
+                init=params_from_taps(problem, start.taps, start.ctc_taps), step_fn=step_fn)
     taps, ctc_taps = export_taps(run.params, problem)
     return Rung(budget_db, rung, taps, ctc_taps, run, start)
 

@@ -19,7 +19,7 @@ from common.errors import InputError
 from optim.baseline import least_squares_filters, responses_to_taps
 from optim.checkpoint import load_checkpoint, save_checkpoint
 from optim.config import TrainConfig
-from optim.objective import batch_indices, make_loss, make_optimizer, make_step
+from optim.objective import batch_indices, bounds_of, make_loss, make_optimizer, make_step
 from optim.params import Params, params_from_taps, raw_length
 from optim.problem import Problem
 
@@ -58,15 +58,17 @@ def initial_params(config: TrainConfig, problem: Problem) -> Params:
 
 def train(config: TrainConfig, problem: Problem, checkpoint: str | Path | None = None,
           resume: bool = False, on_step: Callable[[int, dict], None] | None = None,
-          log_every: int = 10, init: Params | None = None) -> TrainResult:
+          log_every: int = 10, init: Params | None = None,
+          step_fn: Callable | None = None) -> TrainResult:
     """Run ``config.optimizer.steps`` steps (or what remains after a resume), from ``init``
-    (default :func:`initial_params`).
+    (default :func:`initial_params`), with ``step_fn`` (default: made from this config;
+    a ladder passes one step for all its rungs, which differ only in their bounds).
 
     ``on_step(step, terms)`` is called after every step with the float loss terms.
     """
-    loss = make_loss(config, problem)
     optimizer = make_optimizer(config)
-    step_fn = make_step(loss, optimizer)
+    step_fn = step_fn or make_step(make_loss(config, problem), optimizer)
+    bounds = bounds_of(config)
     params = initial_params(config, problem) if init is None else init
     opt_state = optimizer.init(params)
     key = fingerprint(config)
@@ -80,7 +82,7 @@ def train(config: TrainConfig, problem: Problem, checkpoint: str | Path | None =
         index = tuple(jnp.asarray(i) for i in batch_indices(
             config.seed, step, len(problem.plant_labels), d.pool, d.batch,
             config.plant.batch_plants))
-        new_params, new_state, total, terms = step_fn(params, opt_state, index)
+        new_params, new_state, total, terms = step_fn(params, opt_state, index, bounds)
         values = {name: float(v) for name, v in terms.items()}
         bad = [name for name, v in values.items() if not math.isfinite(v)]
         if bad or not math.isfinite(float(total)):

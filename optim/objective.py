@@ -51,6 +51,8 @@ def static_targets(problem: Problem, config: TrainConfig) -> dict:
     }
 
 
+BOUND_KEYS = ("headroom_db", "effort_ceiling_db", "beam_effort_db")
+
 # Responses with a leading plant axis (K) in system_responses.
 PLANT_KEYS = ("ctc_nominal", "lr_nominal", "c_nominal", "beam", "ctc_nominal_spread",
               "beam_spread", "beam_best")
@@ -91,10 +93,21 @@ def system_responses(params: Params, ears: jnp.ndarray, nominal: jnp.ndarray,
     }
 
 
+def bounds_of(config: TrainConfig) -> dict[str, jnp.ndarray]:
+    """The config's effort bounds as float32 scalars (:data:`BOUND_KEYS`): the targets that
+    differ between the rungs of a ladder, passed to the loss as arguments so that one
+    compiled step serves every rung."""
+    values = {"headroom_db": config.effort.headroom_db,
+              "effort_ceiling_db": config.effort.ceiling_db,
+              "beam_effort_db": config.beam.effort_db}
+    return {key: jnp.asarray(values[key], jnp.float32) for key in BOUND_KEYS}
+
+
 def make_loss(config: TrainConfig, problem: Problem) -> Callable:
-    """``loss(params, batch) -> (total, terms)``; ``batch`` is :func:`batch_indices`'s
-    (plants (Kb,), pair_plant (B,), pair_listener (B,)). Per-plant terms are combined over
-    the batch's plants by :func:`optim.losses.plant_reduce`."""
+    """``loss(params, batch, bounds=None) -> (total, terms)``; ``batch`` is
+    :func:`batch_indices`'s (plants (Kb,), pair_plant (B,), pair_listener (B,)), ``bounds``
+    :func:`bounds_of` a config (None: this config's, as constants). Per-plant terms are
+    combined over the batch's plants by :func:`optim.losses.plant_reduce`."""
     targets = static_targets(problem, config)
     pool = jnp.asarray(problem.ear_pool, jnp.complex64)
     nominal = jnp.asarray(problem.ear_nominal, jnp.complex64)
@@ -106,17 +119,19 @@ def make_loss(config: TrainConfig, problem: Problem) -> Callable:
     shared = [name for name in active if name not in PER_PLANT]
     p = config.plant
 
-    def plant_terms(s_plant: dict, s: dict) -> dict:
-        one = {**s, **s_plant}
-        return {name: LOSS_TERMS[name](one, targets) for name in per_plant}
+    def loss(params: Params, batch: tuple, bounds: dict | None = None):
+        t = targets if bounds is None else {**targets, **bounds}
 
-    def loss(params: Params, batch: tuple):
+        def plant_terms(s_plant: dict, s: dict) -> dict:
+            one = {**s, **s_plant}
+            return {name: LOSS_TERMS[name](one, t) for name in per_plant}
+
         plants, pair_plant, pair_listener = batch
         s = system_responses(params, pool[pair_plant % pool.shape[0], pair_listener],
                              nominal[plants % nominal.shape[0]],
                              farfield[plants % farfield.shape[0]], band, beam_bins,
                              targets["on_axis"], problem.mirror)
-        terms = {name: LOSS_TERMS[name](s, targets) for name in shared}
+        terms = {name: LOSS_TERMS[name](s, t) for name in shared}
         s_rest = {k: v for k, v in s.items() if k not in PLANT_KEYS}
         values = jax.vmap(plant_terms, in_axes=(0, None))(
             {k: s[k] for k in PLANT_KEYS}, s_rest)
@@ -138,11 +153,13 @@ def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
 
 
 def make_step(loss: Callable, optimizer: optax.GradientTransformation) -> Callable:
-    """Jitted ``step(params, opt_state, batch_index) -> (params, opt_state, total, terms)``."""
+    """Jitted ``step(params, opt_state, batch_index, bounds) -> (params, opt_state, total,
+    terms)``; ``bounds`` as :func:`bounds_of` (arguments, so no recompiling per rung)."""
 
     @jax.jit
-    def step(params, opt_state, batch_index):
-        (total, terms), grads = jax.value_and_grad(loss, has_aux=True)(params, batch_index)
+    def step(params, opt_state, batch_index, bounds):
+        (total, terms), grads = jax.value_and_grad(loss, has_aux=True)(params, batch_index,
+                                                                       bounds)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, total, terms
 

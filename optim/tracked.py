@@ -32,7 +32,7 @@ from models.heads import resolve_head
 from optim.config import TrackingSettings, TrainConfig
 from optim.export import make_filterbank
 from optim.loop import TrainingDiverged, initial_params
-from optim.objective import batch_indices, make_loss, make_optimizer, make_step
+from optim.objective import batch_indices, bounds_of, make_loss, make_optimizer, make_step
 from optim.params import Params, export_taps, frequency_responses
 from optim.problem import Problem, normalised_ears, pool_heads, training_plants
 from renderer.filterbank import TRACKED_FORMAT
@@ -146,7 +146,7 @@ def neighbour_difference(responses: jnp.ndarray, pairs: jnp.ndarray) -> jnp.ndar
 
 
 def make_tracked_loss(config: TrainConfig, problem: Problem, cells: CellProblem) -> Callable:
-    """``loss(stacked, batch) -> (total, terms)`` for per-cell params stacked on a leading
+    """``loss(stacked, batch, bounds=None) -> (total, terms)`` for per-cell params stacked on a leading
     cell axis; ``batch`` is one :func:`optim.objective.batch_indices` draw into the cell
     pools, shared by all cells. Terms are cell means, plus ``smoothness``."""
     pools = jnp.asarray(cells.pools, jnp.complex64)
@@ -155,14 +155,14 @@ def make_tracked_loss(config: TrainConfig, problem: Problem, cells: CellProblem)
     band = jnp.asarray(problem.band_response, jnp.complex64)
     weight = config.tracking.smoothness
 
-    def cell_loss(params: Params, pool, nominal, batch):
+    def cell_loss(params: Params, pool, nominal, batch, bounds):
         # make_loss only reads these arrays, so a cell's are traced values of the vmap
         return make_loss(config, replace(problem, ear_pool=pool, ear_nominal=nominal,
-                                         mirror=None))(params, batch)
+                                         mirror=None))(params, batch, bounds)
 
-    def loss(stacked: Params, batch: tuple):
-        totals, terms = jax.vmap(cell_loss, in_axes=(0, 0, 0, None))(stacked, pools, nominals,
-                                                                    batch)
+    def loss(stacked: Params, batch: tuple, bounds: dict | None = None):
+        totals, terms = jax.vmap(cell_loss, in_axes=(0, 0, 0, None, None))(
+            stacked, pools, nominals, batch, bounds)
         filters, ctc = jax.vmap(frequency_responses, in_axes=(0, None))(stacked, band)
         smooth = neighbour_difference(jnp.concatenate([filters, ctc], axis=1), pairs)
         terms = {name: jnp.mean(value) for name, value in terms.items()}
@@ -200,7 +200,7 @@ def train_cells(config: TrainConfig, problem: Problem, cells: CellProblem, stack
         index = tuple(jnp.asarray(i) for i in batch_indices(
             config.seed, step, cells.pools.shape[1], tracking.cell_pool, tracking.cell_batch,
             config.plant.batch_plants))
-        stacked, state, total, terms = step_fn(stacked, state, index)
+        stacked, state, total, terms = step_fn(stacked, state, index, bounds_of(config))
         values = {"total": float(total), **{name: float(v) for name, v in terms.items()}}
         bad = [name for name, v in values.items() if not math.isfinite(v)]
         if bad:

@@ -33,7 +33,7 @@ def main_ladder(args, array: Array, config: TrainConfig, out: Path, measured) ->
 
     from evaluation.metrics import least_favourable
     from evaluation.pareto import RungFigures, pareto_table, write_pareto
-    from design import judge, judged_metrics
+    from design import judge_banks, judged_metrics
     from optim.export import make_filterbank
     from optim.ladder import rung_name, train_ladder
     from optim.loop import fingerprint
@@ -60,10 +60,10 @@ def main_ladder(args, array: Array, config: TrainConfig, out: Path, measured) ->
                          on_step=lambda step, terms: bar.update(1))
     bar.close()
     say(f"train.py: held-out evaluation of {len(rungs)} learned and least-squares rungs ...")
+    judged = judge_banks(array, config, [bank for rung in rungs for bank in (
+        (rung.taps, rung.ctc_taps), (rung.least_squares.taps, rung.least_squares.ctc_taps))])
     figures, index = [], []
-    for rung in rungs:
-        learned = judge(array, rung.config, rung.taps, rung.ctc_taps)
-        baseline = judge(array, rung.config, rung.least_squares.taps, rung.least_squares.ctc_taps)
+    for rung, learned, baseline in zip(rungs, judged[::2], judged[1::2]):
         metrics = judged_metrics(learned, baseline, list(config.plant.driver_models))
         metrics.update(budget_db=rung.budget_db, headroom_db=headroom_db(rung.taps),
                        ctc_headroom_db=headroom_db(rung.ctc_taps),

@@ -26,7 +26,7 @@ def main_tracked(args, array: Array, config: TrainConfig, out: Path) -> int:
     """Train, judge and write a tracked bank to ``out``; prints the zone table."""
     from tqdm import tqdm
 
-    from design import judge, learn_design
+    from design import judge_banks, learn_design
     from evaluation.metrics import least_favourable
     from evaluation.tracking import (TrackingError, least_favourable_tracking,
                                      tracking_models)
@@ -70,11 +70,12 @@ def main_tracked(args, array: Array, config: TrainConfig, out: Path) -> int:
     per_model = tracking_models(array, poses, ctc_taps, fixed.ctc_taps, config.design.sample_rate,
                                 head=config.design.head, error=error, seed=config.seed)
     zones = least_favourable_tracking(per_model)
+    nominal_cell, fixed_bank = judge_banks(array, config, [(taps[nominal], ctc_taps[nominal]),
+                                                           (fixed.taps, fixed.ctc_taps)])
     metrics = {"tracking": zones, "tracking_by_model": per_model,
                "tracking_error": dataclasses.asdict(error),
-               "nominal_cell": least_favourable(judge(array, config, taps[nominal],
-                                                      ctc_taps[nominal])),
-               "fixed": least_favourable(judge(array, config, fixed.taps, fixed.ctc_taps))}
+               "nominal_cell": least_favourable(nominal_cell),
+               "fixed": least_favourable(fixed_bank)}
     training = {"steps": config.optimizer.steps, "cell_steps": tracking.steps,
                 "seed": config.seed, "fingerprint": fingerprint(config),
                 "tracking": dataclasses.asdict(tracking), "cell_seconds": round(cell_seconds, 1),

@@ -55,7 +55,7 @@ def main(args) -> int:
     from tqdm import tqdm
 
     from common.atomic import check_output_dir, check_output_folder
-    from design import judge, judged_metrics, learn_design
+    from design import judge_banks, judged_metrics, learn_design
     from evaluation.system import evaluate_measured
     from models import driver_model_names, load_array
     from optim.config import load_config
@@ -136,8 +136,7 @@ def main(args) -> int:
             f"evaluating it")
     say("train.py: held-out evaluation in every driver model "
         f"({', '.join(driver_model_names())}) ...")
-    learned, baseline = judge(array, config, taps, ctc_taps), judge(array, config, ls_taps,
-                                                                  ls_ctc_taps)
+    learned, baseline = judge_banks(array, config, [(taps, ctc_taps), (ls_taps, ls_ctc_taps)])
     trained_on = list(config.plant.driver_models)
     metrics = judged_metrics(learned, baseline, trained_on)
     metrics.update(headroom_db=headroom_db(taps), ctc_headroom_db=headroom_db(ctc_taps))

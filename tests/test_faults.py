@@ -114,8 +114,8 @@ def test_diverging_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypat
     def make_step(loss, optimizer):
         step = real_make_step(loss, optimizer)
 
-        def poisoned(params, opt_state, index):
-            params, opt_state, total, terms = step(params, opt_state, index)
+        def poisoned(params, opt_state, index, bounds):
+            params, opt_state, total, terms = step(params, opt_state, index, bounds)
             if len(after) == 3:
                 terms = {**terms, "effort": float("nan")}
             after.append(jax.device_get(params))

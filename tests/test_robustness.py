@@ -14,7 +14,8 @@ import pytest
 
 from evaluation import robustness
 from evaluation.baselines import least_squares_bank, no_processing_bank, side_scores
-from evaluation.system import evaluate_heldout, real_source_ears
+from evaluation.heldout import evaluate_heldout
+from evaluation.system import real_source_ears
 from models import Zone, driver_model_names, load_array, parse_array, place_listeners
 from renderer.filterbank import read_filterbank, write_filterbank
 

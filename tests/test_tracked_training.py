@@ -22,8 +22,8 @@ from evaluation import metrics
 from bad_inputs import load_script
 from evaluation.report import build_html
 from evaluation.robustness import MAP_FREQS_HZ, head_figures, map_grid
-from evaluation.system import (ear_system, evaluate_heldout, evaluation_freqs,
-                               filter_responses)
+from evaluation.heldout import evaluate_heldout
+from evaluation.system import ear_system, evaluation_freqs, filter_responses
 from evaluation.tracking import (TrackingError, reported_poses, tracked_separation,
                                  tracking_figures, zone_listeners)
 from models import Zone, ear_transfer, get_zone, load_array, place_listeners
