@@ -19,6 +19,7 @@ import soundfile as sf
 from bad_inputs import run_cli, run_cli_subprocess
 from jack_server import close_client, jack_server, jack_server_factory, server_log  # noqa: F401
 from renderer.filterbank import read_filterbank
+from renderer.limiter import LOOKAHEAD_MS
 from renderer.live import BankRenderer
 from renderer.render import render_file
 from renderer.upmix import DEFAULT_FRAME, LOW_LATENCY_FRAME
@@ -26,6 +27,7 @@ from renderer_fixtures import ROOT, write_bank
 
 RATE, PERIOD, SECONDS = 48000, 256, 10.0
 DRIVERS = 5
+LOOKAHEAD = round(LOOKAHEAD_MS * RATE / 1000)  # the limiter's, in the renderer latency
 
 
 class Recorder:
@@ -109,7 +111,7 @@ def test_ten_seconds_on_jackd_equal_the_offline_render_with_no_late_cycle(
                                          proc.stdout).groups())
     assert mean < period_us / 4  # the worst case also counts the machine's stalls
     assert "starved periods: 0" in proc.stdout
-    lead = DEFAULT_FRAME - 1  # the upmix latency: silence first
+    lead = DEFAULT_FRAME - 1 + LOOKAHEAD  # the upmix and limiter latency: silence first
     assert f"latency: renderer {lead} + period {PERIOD}" in proc.stdout
     first = int(re.search(r"first rendered sample at JACK frame (\d+)", proc.stdout)[1])
     live = recorder.data[:, first - recorder.start_frame:]
@@ -169,7 +171,7 @@ def test_nan_in_the_file_stops_playback_with_exit_2(tmp_path, bank, jack_server)
 
 @pytest.mark.parametrize("case", ["no_server", "both_sources", "no_source", "missing_file",
                                   "rate", "channels", "block", "capture_without_live",
-                                  "osc_with_plain_bank"])
+                                  "volume_over_full_scale", "volume_nan", "bad_ladder"])
 def test_bad_input_exits_2_with_a_message(tmp_path, bank, case):
     song = stereo_file(tmp_path / "song.wav", 0.1)
     filters = ["--filters", str(bank[0])]
@@ -186,8 +188,11 @@ def test_bad_input_exits_2_with_a_message(tmp_path, bank, case):
         "block": ([str(song), *filters, "--block", "31"], ["block size", "32"]),
         "capture_without_live": ([str(song), *filters, "--capture", "auto"],
                                  ["--capture", "--live"]),
-        "osc_with_plain_bank": ([str(song), *filters, "--osc-port", "9000"],
-                                ["--osc-port", "plain filter bank", "tracked"]),
+        "volume_over_full_scale": ([str(song), *filters, "--volume-db", "3"],
+                                   ["--volume-db", "-90 to 0 dB", "got 3.0"]),
+        "volume_nan": ([str(song), *filters, "--volume-db", "nan"], ["--volume-db", "nan"]),
+        "bad_ladder": ([str(song), "--filters", str(_ladder_without_banks(tmp_path))],
+                       ["empty_ladder", "ladder.json", "*.npz"]),
     }[case]
     if case == "no_server" and not _jack_loads():
         pytest.skip("the JACK-Client module cannot load libjack (Debian package jackd2)")
@@ -196,6 +201,13 @@ def test_bad_input_exits_2_with_a_message(tmp_path, bank, case):
     assert "Traceback" not in err
     for word in words:
         assert word in err
+
+
+def _ladder_without_banks(tmp_path):
+    folder = tmp_path / "empty_ladder"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("no banks here\n")
+    return folder
 
 
 def _write(path, rate: int, channels: int):
@@ -245,7 +257,7 @@ def test_ctrl_c_stops_live_input_cleanly_with_the_report(bank, jack_server):
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "(stopped by Ctrl-C)" in out
-    assert f"latency: renderer {LOW_LATENCY_FRAME - 1} + period" in out
+    assert f"latency: renderer {LOW_LATENCY_FRAME - 1 + LOOKAHEAD} + period" in out
 
 
 def _connected(client, port: str) -> bool:
