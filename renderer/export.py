@@ -69,10 +69,11 @@ def export_ladder(ladder: Ladder, out_dir: str | Path, fmt: str, *,
     margin = MARGIN_DB[inputs]
     note = [f"soundstage ladder {ladder.where}: {len(ladder.rungs)} rungs for {fmt}, "
             f"{inputs} input, every config at 0 dB.",
-            "Set the engine's volume V (dB, 0 = full scale) before the filters and load the "
-            f"config of the rung whose range holds V (V + headroom <= -{margin:.2f} dB, the "
-            "margin for this input). Above the least headroom's range no rung fits and",
-            "full-scale input can clip: these engines have no limiter.", ""]
+            "Set the engine's volume V (dB, 0 = full scale) before the filters and load the",
+            "config of the rung whose range holds V: the most headroom that fits, V + headroom",
+            f"<= {-margin + 0.0:.2f} dB (the margin for this input). Where no rung fits, the "
+            "least headroom",
+            "plays and full-scale input can clip: these engines have no limiter.", ""]
     staging = _Staging(out_dir)
     with staging as top:
         for rung, headroom, span in zip(ladder.rungs, headrooms,
@@ -81,7 +82,7 @@ def export_ladder(ladder: Ladder, out_dir: str | Path, fmt: str, *,
             folder.mkdir()
             _write_bank(rung.bank, folder, fmt, inputs, 0.0)
             note.append(f"{folder.name}/  headroom {headroom:6.2f} dB  plays at "
-                        f"{describe_range(span)}")
+                        f"{describe_range(span)}; fits up to {-(headroom + margin):.2f} dB")
         (top / "ladder.txt").write_text("\n".join(note) + "\n")
     return staging.written
 

@@ -163,7 +163,8 @@ def _rungs(ladder: Ladder, input_kind: str, gain_db: float) -> str:
     headrooms = ladder.headrooms(input_kind)
     for k, (headroom, span) in enumerate(zip(headrooms, volume_ranges(headrooms, margin))):
         lines.append(f"  rung {k} {ladder.rungs[k].name}: headroom {headroom:.2f} dB, plays at "
-                     f"{describe_range(span, gain_db)}")
+                     f"{describe_range(span, gain_db)}; fits up to "
+                     f"{-(headroom + margin) - gain_db:.2f} dB")
     return "\n".join(lines)
 
 

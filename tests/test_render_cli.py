@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import oaconvolve, resample_poly
 
+from ladder_fixtures import in_phase_sweep, music_noise, write_ladder_folder
 from models import ear_transfer, load_array
 from renderer.upmix import upmix
 from renderer_fixtures import load_script, synthetic_bank, write_bank
@@ -199,3 +200,60 @@ def test_renderer_and_render_script_never_import_jax(tmp_path, bank, noise):
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "o.wav").exists()
+
+
+@pytest.fixture(scope="module")
+def ladder_folder(tmp_path_factory):
+    return write_ladder_folder(tmp_path_factory.mktemp("render_ladder") / "ladder", n_taps=300)
+
+
+@pytest.mark.parametrize("volume, rung", [(-30.0, 3), ("top", 1), ("above", 0), (0.0, 0)])
+def test_a_ladder_plays_the_rung_that_fits_the_volume(tmp_path, ladder_folder, noise, volume,
+                                                       rung, capsys):
+    """lrc input (margin 0): rung k plays up to volume -H_k; just above rung 1's top (the
+    next float) rung 0 plays. The feeds are SciPy's of that rung at the volume's gain."""
+    folder, ladder = ladder_folder
+    top = -ladder.rungs[1].headroom_db
+    volume = {"top": top, "above": float(np.nextafter(top, 0.0))}.get(volume, volume)
+    assert render(wav(tmp_path / "in.wav", noise * 0.1), tmp_path / "out.wav", "--filters",
+                  folder, "--input", "lrc", "--volume-db", repr(volume), "--quiet") == 0
+    got = read(tmp_path / "out.wav")
+    want = reference(noise.astype(np.float32) * 0.1, ladder.rungs[rung].bank.taps)
+    assert np.max(np.abs(got - want * 10 ** (volume / 20))) < 1e-5
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"played rung {rung} {ladder.rungs[rung].name}" in out and "limiter: idle" in out
+
+
+def test_an_idle_limiter_changes_no_sample(tmp_path, ladder_folder, capsys):
+    """Stereo music-like noise at -25 dB, under full scale everywhere: the render with the
+    limiter is the render without it, bit for bit (its look-ahead is compensated)."""
+    folder, _ = ladder_folder
+    song = wav(tmp_path / "in.wav", music_noise(RATE, 1.0))
+    outputs = []
+    for name, flags in (("on.wav", []), ("off.wav", ["--no-limiter"])):
+        assert render(song, tmp_path / name, "--filters", folder, "--volume-db", "-25",
+                      "--block", "256", "--quiet", *flags) == 0
+        outputs.append(read(tmp_path / name))
+    assert np.array_equal(outputs[0], outputs[1]) and np.max(np.abs(outputs[0])) < 1.0
+    assert "limiter: idle" in capsys.readouterr().out
+
+
+def test_the_limiter_keeps_a_loud_render_within_full_scale_even_in_pcm(tmp_path, ladder_folder,
+                                                                      capsys):
+    """A 0 dBFS in-phase sweep at 0 dB volume: the lowest rung (6 dB) plays and the feeds
+    would go 2 dB over full scale; limited they peak at most at full scale, so a 16-bit
+    render is written, and the summary says how often and how deep the limiter acted."""
+    folder, _ = ladder_folder
+    song = wav(tmp_path / "in.wav", in_phase_sweep(RATE, 1.0))
+    assert render(song, tmp_path / "raw.wav", "--filters", folder, "--no-limiter",
+                  "--quiet") == 0
+    raw_peak = np.max(np.abs(read(tmp_path / "raw.wav")))
+    assert raw_peak > 1.1
+    capsys.readouterr()
+    assert render(song, tmp_path / "pcm.wav", "--filters", folder, "--subtype", "PCM_16",
+                  "--quiet") == 0
+    assert np.max(np.abs(read(tmp_path / "pcm.wav"))) <= 1.0
+    out = " ".join(capsys.readouterr().out.split())
+    depth = 20 * np.log10(raw_peak)
+    assert "limiter: acted 1 time(s)" in out and "guard clips: 0" in out
+    assert f"deepest gain reduction {depth:.1f} dB" in out
