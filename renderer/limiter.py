@@ -7,21 +7,21 @@ balance) in three steps, each a NumPy operation over the whole block:
 
 1. hold: ``h[q] = min(g_req[q - L .. q])``, the smallest requirement of the last ``L + 1``
    samples (attack: instantaneous);
-2. release: ``a[q] = max(-ln h[q], beta a[q - 1])``, the attenuation in nepers decaying by
-   ``beta = exp(-1 / (release_ms * rate / 1000))`` per sample, so the gain ``r = exp(-a)``
-   recovers exponentially in dB, never above ``h``; an attenuation under
+2. release: ``b[q] = min(ln h[q], beta b[q - 1])``, the log gain (nepers) recovering by
+   ``beta = exp(-1 / (release_ms * rate / 1000))`` per sample, so the gain ``r = exp(b)``
+   comes back exponentially in dB and is never above ``h``; an attenuation under
    ``RELEASE_END_DB`` ends the release (a step of at most -99 dB re the signal);
 3. smoothing: ``s[p] = mean(r[p .. p + L])``, which ramps the gain down over the ``L``
    samples before a peak.
 
 Every ``r[q]`` in ``s[p]``'s window has ``p`` inside its hold window, so ``r[q] <= h[q] <=
 g_req[p]`` and hence ``s[p] <= g_req[p]``: ``|s[p] x_d[p]| <= T`` for every channel by
-construction (the gain is clamped to ``g_req[p]`` once more to remove rounding, and the
-product is formed in float64, so a float32 output rounds to at most ``T``). A last-resort
-guard clips to full scale and counts what it clipped; it never fires unless the
-construction is broken. While the limiter is at rest and no sample of a block exceeds
-``T``, the block is only delayed: the output is the input, bit for bit. Nothing is
-allocated per call when ``out`` is given (reductions aside, a few hundred bytes).
+construction, with no clipping anywhere. The gain is clamped to ``g_req[p]`` once more to
+remove the rounding of the sums, and ``g_req`` aims at ``T (1 - 2^-22)`` (-0.00002 dB), so
+rounding the gain and the product to float32 cannot carry a sample over ``T``. While the
+limiter is at rest and no sample of a block exceeds ``T``, the block is only delayed: the
+output is the input, bit for bit. Nothing is allocated per call when ``out`` is given
+(reductions aside: NumPy's reduction machinery takes about a kilobyte for a moment).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from renderer.convolver import MAX_BLOCK, check_block_size, check_dtype
 LOOKAHEAD_MS = 2.0
 RELEASE_MS = 50.0
 RELEASE_END_DB = 1e-4  # attenuation below this ends the release: gain exactly 1 again
+ROUNDING_ROOM = 1.0 - 2.0 ** -22  # the gain aims this much under the threshold
 
 
 @dataclass
@@ -49,25 +50,21 @@ class LimiterStats:
     events: int = 0  # times the limiter left rest
     min_gain: float = 1.0  # the deepest gain applied
     peak_in: float = 0.0  # the largest |sample| that reached the limiter
-    clipped: int = 0  # samples the last-resort guard clipped (0 unless the limiter is broken)
 
     def clear(self) -> None:
         """Forget every count (a new stream)."""
-        self.samples = self.limited = self.events = self.clipped = 0
+        self.samples = self.limited = self.events = 0
         self.min_gain, self.peak_in = 1.0, 0.0
 
     def summary(self) -> str:
         """One line: how often and how deep the limiter acted."""
         peak = f"{20 * math.log10(self.peak_in):+.1f} dBFS" if self.peak_in > 0 else "silence"
         if not self.limited:
-            text = f"limiter: idle (driver peak {peak})"
-        else:
-            share = 100.0 * self.limited / max(self.samples, 1)
-            text = (f"limiter: acted {self.events} time(s), on {self.limited / self.rate:.2f} s "
-                    f"({share:.2f} % of {self.samples / self.rate:.2f} s), deepest gain "
-                    f"reduction {-20 * math.log10(self.min_gain):.1f} dB (driver peak {peak} "
-                    f"before it)")
-        return text + f"; guard clips: {self.clipped}"
+            return f"limiter: idle (driver peak {peak})"
+        share = 100.0 * self.limited / max(self.samples, 1)
+        return (f"limiter: acted {self.events} time(s), on {self.limited / self.rate:.2f} s "
+                f"({share:.2f} % of {self.samples / self.rate:.2f} s), deepest gain reduction "
+                f"{-20 * math.log10(self.min_gain):.1f} dB (driver peak {peak} before it)")
 
 
 class Limiter:
@@ -93,6 +90,7 @@ class Limiter:
         self.dtype = check_dtype(dtype)
         self.latency = lag = max(1, round(lookahead_ms * rate / 1000.0))
         self.threshold = 10.0 ** (threshold_db / 20.0)
+        self._aim = self.threshold * ROUNDING_ROOM
         self.stats = LimiterStats(rate=self.rate)
         d, m, width = self.channels, self.max_block, lag + self.max_block
         self._beta = math.exp(-1000.0 / (release_ms * rate))
@@ -107,10 +105,10 @@ class Limiter:
         self._abs = np.empty((d, m), self.dtype)
         self._peak = np.empty(m, self.dtype)
         self._hold = np.empty(m)
-        self._attenuation = np.empty(m)
+        self._log_gain = np.empty(m)
         self._sums = np.zeros(width + 1)
         self._smooth = np.empty(m)
-        self._wide = np.empty((d, m))
+        self._gain = np.empty(m, self.dtype)
         self._flags = np.empty(m, bool)
         self.reset()
 
@@ -121,7 +119,7 @@ class Limiter:
             for buffer in buffers:
                 buffer[...] = value
         self._turn = self._gain_turn = 0
-        self._attenuation_state = 0.0
+        self._log_gain_state = 0.0
         self._rest = True
 
     def process(self, block, out: np.ndarray | None = None) -> np.ndarray:
@@ -168,18 +166,14 @@ class Limiter:
         turn = self._gain_turn
         required, gains = self._required[turn], self._gains[turn]
         peak = self._peak[:n]
-        np.maximum(magnitude[0], magnitude[-1], out=peak)
-        for row in magnitude[1:-1]:
-            np.maximum(peak, row, out=peak)
+        np.max(magnitude, axis=0, out=peak)  # linked: one peak for all channels
         new = required[lag:width]
         np.copyto(new, peak)
-        np.maximum(new, self.threshold, out=new)
-        np.divide(self.threshold, new, out=new)  # g_req of the new samples, <= 1
+        np.maximum(new, self._aim, out=new)
+        np.divide(self._aim, new, out=new)  # g_req of the new samples, <= 1
         hold = self._trailing_min(required[:width], n)
-        attenuation = self._release(hold)
         new_gains = gains[lag:width]
-        np.negative(attenuation, out=new_gains)
-        np.exp(new_gains, out=new_gains)
+        np.exp(self._release(hold), out=new_gains)
         np.minimum(new_gains, hold, out=new_gains)
         # s[p] = mean(r[p .. p + L]) from running sums of 1 - r (exactly 0 while r = 1)
         missing, sums = self._work[0][:width], self._sums
@@ -190,17 +184,18 @@ class Limiter:
         smooth *= -1.0 / (lag + 1)
         smooth += 1.0
         np.minimum(smooth, required[:n], out=smooth)  # s[p] <= g_req[p], rounding too
-        wide = self._wide[:, :n]
-        np.copyto(wide, delay[:, :n])
-        for row in wide:
-            np.multiply(row, smooth, out=row)
-        np.copyto(out, wide, casting="same_kind")
-        self._count(smooth, out)
+        gain = self._gain[:n]
+        np.copyto(gain, smooth, casting="same_kind")
+        for row, delayed in zip(out, delay):  # rows: no broadcasting, no iterator buffers
+            np.multiply(delayed[:n], gain, out=row)
+        np.less(smooth, 1.0, out=self._flags[:n])
+        self.stats.limited += int(np.count_nonzero(self._flags[:n]))
+        self.stats.min_gain = min(self.stats.min_gain, float(smooth.min()))
         other = 1 - turn
         self._required[other][:lag] = required[n:width]
         self._gains[other][:lag] = gains[n:width]
         self._gain_turn = other
-        self._rest = (self._attenuation_state == 0.0 and float(gains[n:width].min()) == 1.0
+        self._rest = (self._log_gain_state == 0.0 and float(gains[n:width].min()) == 1.0
                       and float(required[n:width].min()) == 1.0)
 
     def _trailing_min(self, values: np.ndarray, n: int) -> np.ndarray:
@@ -217,31 +212,18 @@ class Limiter:
         return hold
 
     def _release(self, hold: np.ndarray) -> np.ndarray:
-        """(n,) attenuation (nepers) ``a[q] = max(-ln hold[q], beta a[q - 1])`` in closed
-        form, ``a[q] = beta^q max(beta a[-1], max_{j<=q} -ln hold[j] beta^-j)``."""
+        """(n,) log gain (nepers, <= 0) ``b[q] = min(ln hold[q], beta b[q - 1])`` in closed
+        form, ``b[q] = beta^q min(beta b[-1], min_{j<=q} ln hold[j] beta^-j)``."""
         n = hold.size
-        needed, attenuation = self._work[1][:n], self._attenuation[:n]
-        np.log(hold, out=needed)
-        np.negative(needed, out=needed)
-        np.multiply(needed, self._rise[:n], out=attenuation)
-        attenuation[0] = max(attenuation[0], self._beta * self._attenuation_state)
-        np.maximum.accumulate(attenuation, out=attenuation)
-        attenuation *= self._fall[:n]
-        np.maximum(attenuation, needed, out=attenuation)  # rounding: never below the need
+        floor, log_gain = self._work[1][:n], self._log_gain[:n]
+        np.log(hold, out=floor)
+        np.multiply(floor, self._rise[:n], out=log_gain)
+        log_gain[0] = min(log_gain[0], self._beta * self._log_gain_state)
+        np.minimum.accumulate(log_gain, out=log_gain)
+        log_gain *= self._fall[:n]
+        np.minimum(log_gain, floor, out=log_gain)  # rounding: never above the need
         flags = self._flags[:n]
-        np.less(attenuation, self._release_end, out=flags)
-        np.putmask(attenuation, flags, 0.0)
-        self._attenuation_state = float(attenuation[-1])
-        return attenuation
-
-    def _count(self, smooth: np.ndarray, out: np.ndarray) -> None:
-        stats = self.stats
-        flags = self._flags[:smooth.size]
-        np.less(smooth, 1.0, out=flags)
-        stats.limited += int(np.count_nonzero(flags))
-        stats.min_gain = min(stats.min_gain, float(smooth.min()))
-        magnitude = self._abs[:, :smooth.size]
-        np.abs(out, out=magnitude)
-        if float(magnitude.max()) > 1.0:  # the last-resort guard
-            stats.clipped += int(np.count_nonzero(magnitude > 1.0))
-            np.clip(out, -1.0, 1.0, out=out)
+        np.greater(log_gain, -self._release_end, out=flags)
+        np.putmask(log_gain, flags, 0.0)
+        self._log_gain_state = float(log_gain[-1])
+        return log_gain

@@ -336,3 +336,54 @@ def test_a_tracked_bank_follows_osc_poses_on_jackd(tmp_path, jack_server):
     received, malformed = map(int, re.search(r"head poses: (\d+) received, (\d+) malformed",
                                              proc.stdout).groups())
     assert received > 10 and malformed > 10
+
+
+def test_a_ladder_follows_osc_volume_on_jackd_and_reports_the_limiter(tmp_path, jack_server):
+    """play.py with a ladder folder and --osc-port on the dummy server: /volume messages
+    sent while it plays move the volume across rung boundaries (a plain ladder: poses are
+    not needed for the port); the stop report gives the final volume, the rung changes,
+    and what the limiter did with its look-ahead."""
+    import socket
+    import threading
+
+    from pythonosc.udp_client import SimpleUDPClient
+
+    from ladder_fixtures import write_ladder_folder
+
+    folder, _ = write_ladder_folder(tmp_path / "ladder", n_taps=256)
+    song = stereo_file(tmp_path / "song.wav", 2.0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stop = threading.Event()
+
+    def send() -> None:
+        client = SimpleUDPClient("127.0.0.1", port)
+        deadline = time.monotonic() + 20.0  # bounded whatever happens to play.py
+        volumes = [-30.0, -20.0, -10.0, 0.0]
+        k = 0
+        while not stop.is_set() and time.monotonic() < deadline:
+            client.send_message("/volume", volumes[k % 4])
+            client.send_message("/volume", "loud")
+            k += 1
+            time.sleep(0.05)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        proc = run_cli_subprocess("play", [str(song), "--filters", str(folder), "--server",
+                                           jack_server, "--osc-port", str(port),
+                                           "--volume-db", "-40"], timeout=60)
+    finally:
+        stop.set()
+        sender.join()
+    assert proc.returncode == 0, proc.stderr
+    assert "rung 3 rung_24db.npz: headroom 24.00 dB, plays at volumes up to -27.01 dB" \
+        in proc.stdout
+    changes, malformed, rung_changes = map(int, re.search(
+        r"volume: -?[\d.]+ dB at the end, (\d+) changes \((\d+) malformed /volume messages\); "
+        r"rung \d of 4 at the end, (\d+) rung changes", proc.stdout).groups())
+    assert changes > 10 and malformed > 10 and rung_changes > 5
+    assert "head poses: " in proc.stdout and "(not used: a plain bank)" in proc.stdout
+    assert re.search(r"limiter: .*; look-ahead 96 samples \(2\.0 ms, in the "
+                     r"renderer latency\)", proc.stdout), proc.stdout

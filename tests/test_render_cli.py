@@ -255,5 +255,5 @@ def test_the_limiter_keeps_a_loud_render_within_full_scale_even_in_pcm(tmp_path,
     assert np.max(np.abs(read(tmp_path / "pcm.wav"))) <= 1.0
     out = " ".join(capsys.readouterr().out.split())
     depth = 20 * np.log10(raw_peak)
-    assert "limiter: acted 1 time(s)" in out and "guard clips: 0" in out
+    assert "limiter: acted 1 time(s)" in out
     assert f"deepest gain reduction {depth:.1f} dB" in out
