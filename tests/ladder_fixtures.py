@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from scipy.signal import get_window, oaconvolve
+
 from renderer.export import headroom_db
 from renderer.filterbank import FilterBank
 from renderer.ladder import Ladder, Rung, write_ladder
@@ -92,3 +94,61 @@ def music_noise(rate: int, seconds: float, seed: int = 0) -> np.ndarray:
     pink *= 1.0 + 0.5 * np.sin(2 * np.pi * 2.0 * np.arange(n) / rate)
     loud = np.tanh(0.4 * pink / np.std(pink))
     return (loud / np.max(np.abs(loud))).astype(np.float32)
+
+
+# ---------------------------------------------------------------- measuring transients
+
+def per_rung(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    """(R, O, n): every rung's output at 0 dB, SciPy in float64."""
+    return np.stack([oaconvolve(x[:, None, :].astype(float), t.astype(float), axes=-1)
+                     .sum(0)[:, :x.shape[1]] for t in taps])
+
+
+def smooth_reference(outputs: np.ndarray, rungs: list[int], gains: list[float],
+                     block: int) -> np.ndarray:
+    """The output of a filter moving smoothly from block to block: in a block whose rung or
+    gain differs from the last one's, ``(1 - r[n]) g_old y_old + r[n] g_new y_new`` with
+    ``r[n] = (1 - cos(pi n / (B + 1))) / 2``, n = 1..B; elsewhere ``g y`` of the block's rung."""
+    r = (1.0 - np.cos(np.pi * np.arange(1, block + 1) / (block + 1))) / 2.0
+    out = np.zeros((outputs.shape[1], len(rungs) * block))
+    for j, (rung, gain) in enumerate(zip(rungs, gains)):
+        span = slice(j * block, (j + 1) * block)
+        now = gain * outputs[rung, :, span]
+        if j == 0 or (rungs[j - 1], gains[j - 1]) == (rung, gain):
+            out[:, span] = now
+        else:
+            out[:, span] = (1 - r) * gains[j - 1] * outputs[rungs[j - 1], :, span] + r * now
+    return out
+
+
+def hard_switch(outputs: np.ndarray, rungs: list[int], gains: list[float],
+                block: int) -> np.ndarray:
+    """What switching rung and gain at the block boundaries without a fade would play."""
+    return np.concatenate([gain * outputs[rung, :, j * block:(j + 1) * block]
+                           for j, (rung, gain) in enumerate(zip(rungs, gains))], axis=1)
+
+
+def transient_db(got: np.ndarray, reference: np.ndarray, block: int) -> float:
+    """The largest difference in a block, dB re the RMS of the reference in that block: a
+    click at -40 dB volume counts against the quiet signal there, not the loud one later."""
+    worst = 1e-30
+    for j in range(reference.shape[1] // block):
+        span = slice(j * block, (j + 1) * block)
+        level = np.sqrt(np.mean(reference[:, span] ** 2))
+        worst = max(worst, np.max(np.abs(got[:, span] - reference[:, span])) / level)
+    return 20 * np.log10(worst)
+
+
+def off_tone_db(y: np.ndarray, tone_hz: float, skip: int, *, rate: int = 48000,
+                frame: int = 2048) -> float:
+    """The worst share (dB) of a frame's energy more than 1 kHz away from the tone, over
+    Blackman-Harris frames (hop frame / 4) after ``skip`` samples, on every channel: a
+    click or a step in gain spreads energy over the spectrum, a smooth change does not."""
+    window = get_window("blackmanharris", frame)
+    freqs = np.fft.rfftfreq(frame, 1.0 / rate)
+    far = np.abs(freqs - tone_hz) > 1000.0
+    worst = -np.inf
+    for start in range(skip, y.shape[1] - frame, frame // 4):
+        power = np.abs(np.fft.rfft(y[:, start:start + frame] * window, axis=1)) ** 2
+        worst = max(worst, 10 * np.log10(np.max(power[:, far].sum(1) / power.sum(1))))
+    return worst

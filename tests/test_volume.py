@@ -11,9 +11,9 @@ import time
 import numpy as np
 import pytest
 from pythonosc.udp_client import SimpleUDPClient
-from scipy.signal import get_window, oaconvolve
 
-from ladder_fixtures import synthetic_ladder, tracked_rung
+from ladder_fixtures import (hard_switch, off_tone_db, per_rung, smooth_reference,
+                             synthetic_ladder, tracked_rung, transient_db)
 from models.errors import InputError
 from renderer.convolver import Convolver
 from renderer.ladder import Ladder, Rung, choose_rung
@@ -40,54 +40,6 @@ def run(conv: LadderConvolver, x: np.ndarray, levels, poses=None) -> np.ndarray:
     poses = poses if poses is not None else [None] * len(levels)
     return np.concatenate([conv.process(padded[:, j * b:(j + 1) * b], level, pose)
                            for j, (level, pose) in enumerate(zip(levels, poses))], axis=1)
-
-
-def per_rung(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
-    """(R, O, n): every rung's output at 0 dB, SciPy in float64."""
-    return np.stack([oaconvolve(x[:, None, :].astype(float), t.astype(float), axes=-1)
-                     .sum(0)[:, :x.shape[1]] for t in taps])
-
-
-def smooth_reference(outputs: np.ndarray, rungs: list[int], gains: list[float],
-                     block: int) -> np.ndarray:
-    """The output of a filter moving smoothly from block to block: in a block whose rung or
-    gain differs from the last one's, ``(1 - r[n]) g_old y_old + r[n] g_new y_new`` with
-    ``r[n] = (1 - cos(pi n / (B + 1))) / 2``, n = 1..B; elsewhere ``g y`` of the block's rung."""
-    r = (1.0 - np.cos(np.pi * np.arange(1, block + 1) / (block + 1))) / 2.0
-    out = np.zeros((outputs.shape[1], len(rungs) * block))
-    for j, (rung, gain) in enumerate(zip(rungs, gains)):
-        span = slice(j * block, (j + 1) * block)
-        now = gain * outputs[rung, :, span]
-        if j == 0 or (rungs[j - 1], gains[j - 1]) == (rung, gain):
-            out[:, span] = now
-        else:
-            out[:, span] = (1 - r) * gains[j - 1] * outputs[rungs[j - 1], :, span] + r * now
-    return out
-
-
-def transient_db(got: np.ndarray, reference: np.ndarray, block: int) -> float:
-    """The largest difference in a block, dB re the RMS of the reference in that block: a
-    click at -40 dB volume counts against the quiet signal there, not the loud one later."""
-    worst = 1e-30
-    for j in range(reference.shape[1] // block):
-        span = slice(j * block, (j + 1) * block)
-        level = np.sqrt(np.mean(reference[:, span] ** 2))
-        worst = max(worst, np.max(np.abs(got[:, span] - reference[:, span])) / level)
-    return 20 * np.log10(worst)
-
-
-def off_tone_db(y: np.ndarray, tone_hz: float, skip: int, frame: int = 2048) -> float:
-    """The worst share (dB) of a frame's energy more than 1 kHz away from the tone, over
-    Blackman-Harris frames (hop frame / 4) after ``skip`` samples, on every channel: a
-    click or a step in gain spreads energy over the spectrum, a smooth change does not."""
-    window = get_window("blackmanharris", frame)
-    freqs = np.fft.rfftfreq(frame, 1.0 / RATE)
-    far = np.abs(freqs - tone_hz) > 1000.0
-    worst = -np.inf
-    for start in range(skip, y.shape[1] - frame, frame // 4):
-        power = np.abs(np.fft.rfft(y[:, start:start + frame] * window, axis=1)) ** 2
-        worst = max(worst, 10 * np.log10(np.max(power[:, far].sum(1) / power.sum(1))))
-    return worst
 
 
 @pytest.mark.parametrize("level", [-30.0, -18.0, -17.5, 0.0])
@@ -129,8 +81,7 @@ def test_a_volume_sweep_through_every_rung_has_no_transient_above_minus_60_db(la
     outputs = per_rung(x, np.stack([r.bank.taps for r in ladder.rungs]))
     reference = smooth_reference(outputs, rungs, gains, block)
     assert transient_db(got, reference, block) < -60.0
-    hard = np.concatenate([gains[j] * outputs[rungs[j], :, j * block:(j + 1) * block]
-                           for j in range(len(levels))], axis=1)
+    hard = hard_switch(outputs, rungs, gains, block)
     assert transient_db(hard, reference, block) > -40.0
 
 
@@ -146,8 +97,7 @@ def test_a_tone_through_the_volume_sweep_stays_a_tone(ladder):
     assert off_tone_db(got, 997.0, skip) < -60.0
     rungs = [choose_rung(ladder.headrooms("lrc"), v, 0.0) for v in levels]
     outputs = per_rung(x, np.stack([r.bank.taps for r in ladder.rungs]))
-    hard = np.concatenate([10 ** (levels[j] / 20) * outputs[rungs[j], :, j * block:(j + 1) * block]
-                           for j in range(len(levels))], axis=1)
+    hard = hard_switch(outputs, rungs, [10 ** (v / 20) for v in levels], block)
     assert off_tone_db(hard, 997.0, skip) > -50.0
 
 
