@@ -118,7 +118,9 @@ class BankSwitcher:
         self._recent = [line[pos + 1:pos + 1 + k].reshape(self._products.shape)
                         for pos in range(k)]
         self._halves = [(frame[:, 0, :b], frame[:, 0, b:]) for frame in self._frames]
-        self._new_halves = [time[:, b:] for time in self._times]
+        self._bank_spectra = list(self._spectra)  # a list index is quicker than an array's
+        self._slot_views = [(self._sums[slot], self._times[slot], self._times[slot][:, b:])
+                            for slot in range(2)]
 
     def reset(self) -> None:
         """Forget all past input; the next block starts in its own bank without a fade."""
@@ -136,26 +138,7 @@ class BankSwitcher:
 
         The result goes into ``out`` (that shape, this convolver's dtype) when given, else
         into a new array; nothing else is allocated."""
-        block = np.asarray(block)
-        if block.shape != (self.inputs, self.block_size):
-            raise InputError(f"block: expected shape ({self.inputs}, {self.block_size}), "
-                             f"got {block.shape}")
-        b, k = self.block_size, self.partitions
-        if out is None:
-            out = np.empty((self.outputs, b), self.dtype)
-        elif out.shape != (self.outputs, b) or out.dtype != self.dtype:
-            raise InputError(f"out: expected a {self.dtype} array of shape ({self.outputs}, "
-                             f"{b}), got {out.dtype} {out.shape}")
-        turn = self._turn
-        (_, last_new), (old, new) = self._halves[turn], self._halves[1 - turn]
-        old[...] = last_new  # ping-pong: a copy within one array goes via a temporary
-        new[...] = block
-        self._turn = 1 - turn
-        np.fft.rfft(self._frames[1 - turn], axis=-1, out=self._spectrum)
-        pos = self._pos
-        np.copyto(self._slots[pos], self._spectrum, casting="same_kind")  # once per output
-        self._pos = (pos + 1) % k
-        recent = self._recent[pos]
+        out, recent = self._push(block, out)
         before, before_gain = self.index, self.gain
         self.index, self.gain = index, gain
         # Only contiguous operands of one shape below: NumPy allocates iterator buffers for
@@ -180,13 +163,38 @@ class BankSwitcher:
             out += faded
         return out
 
+    def _push(self, block, out: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Check ``block`` and ``out`` (a new array when None), move the block into the
+        delay line; returns ``out`` and the delay line's last K spectra."""
+        block = np.asarray(block)
+        if block.shape != (self.inputs, self.block_size):
+            raise InputError(f"block: expected shape ({self.inputs}, {self.block_size}), "
+                             f"got {block.shape}")
+        b, k = self.block_size, self.partitions
+        if out is None:
+            out = np.empty((self.outputs, b), self.dtype)
+        elif out.shape != (self.outputs, b) or out.dtype != self.dtype:
+            raise InputError(f"out: expected a {self.dtype} array of shape ({self.outputs}, "
+                             f"{b}), got {out.dtype} {out.shape}")
+        turn = self._turn
+        (_, last_new), (old, new) = self._halves[turn], self._halves[1 - turn]
+        old[...] = last_new  # ping-pong: a copy within one array goes via a temporary
+        new[...] = block
+        self._turn = 1 - turn
+        np.fft.rfft(self._frames[1 - turn], axis=-1, out=self._spectrum)
+        pos = self._pos
+        np.copyto(self._slots[pos], self._spectrum, casting="same_kind")  # once per output
+        self._pos = (pos + 1) % k
+        return out, self._recent[pos]
+
     def _filter(self, recent: np.ndarray, index: int, slot: int) -> np.ndarray:
         """The new half-block (outputs, block_size) of bank ``index`` for the delay line
         ``recent``, computed in time slot ``slot`` (a view valid until that slot is reused)."""
-        np.multiply(recent, self._spectra[index], out=self._products)
-        np.add.reduce(self._products, axis=0, out=self._sums[slot])
-        np.fft.irfft(self._sums[slot], 2 * self.block_size, axis=-1, out=self._times[slot])
-        return self._new_halves[slot]
+        total, time, new_half = self._slot_views[slot]
+        np.multiply(recent, self._bank_spectra[index], out=self._products)
+        np.add.reduce(self._products, axis=0, out=total)
+        np.fft.irfft(total, 2 * self.block_size, axis=-1, out=time)
+        return new_half
 
 
 class Convolver(BankSwitcher):
@@ -207,7 +215,9 @@ class Convolver(BankSwitcher):
 
         The result goes into ``out`` (that shape, this convolver's dtype) when given, else
         into a new array; nothing else is allocated."""
-        return self.switch(block, 0, 1.0, out)
+        out, recent = self._push(block, out)
+        out[...] = self._filter(recent, 0, 1)
+        return out
 
 
 def convolve_offline(x, taps, *, fft_size: int | None = None) -> np.ndarray:
