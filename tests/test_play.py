@@ -298,19 +298,14 @@ def test_a_tracked_bank_plays_the_cell_of_the_pose(input_kind):
     assert live.latency == plain.latency and live.tail == plain.tail
 
 
-def test_a_tracked_bank_follows_osc_poses_on_jackd(tmp_path, jack_server):
-    """play.py with a tracked bank and --osc-port on the dummy server: poses sent over UDP
-    loopback while it plays are received and counted; malformed ones are not used."""
+def play_while_sending(argv: list[str], messages) -> subprocess.CompletedProcess:
+    """Run play.py with ``argv`` plus ``--osc-port`` on a free UDP port while a thread
+    sends ``messages(k)`` (a list of (address, value) for round k) to it every 50 ms."""
     import socket
     import threading
 
     from pythonosc.udp_client import SimpleUDPClient
-    from tracked_fixtures import synthetic_tracked_bank
 
-    from renderer.trackedbank import write_trackedbank
-
-    filters = write_trackedbank(tmp_path / "tracked.npz", synthetic_tracked_bank(n_taps=256))
-    song = stereo_file(tmp_path / "song.wav", 2.0)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -319,20 +314,36 @@ def test_a_tracked_bank_follows_osc_poses_on_jackd(tmp_path, jack_server):
     def send() -> None:
         client = SimpleUDPClient("127.0.0.1", port)
         deadline = time.monotonic() + 20.0  # bounded whatever happens to play.py
+        k = 0
         while not stop.is_set() and time.monotonic() < deadline:
-            client.send_message("/head/pose", [2.2, 0.1, 0.25, 0.0])
-            client.send_message("/head/pose", ["far", "away"])
+            for address, value in messages(k):
+                client.send_message(address, value)
+            k += 1
             time.sleep(0.05)
 
     sender = threading.Thread(target=send, daemon=True)
     sender.start()
     try:
-        proc = run_cli_subprocess("play", [str(song), "--filters", str(filters), "--server",
-                                           jack_server, "--osc-port", str(port)], timeout=60)
+        proc = run_cli_subprocess("play", [*argv, "--osc-port", str(port)], timeout=60)
     finally:
         stop.set()
         sender.join()
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_a_tracked_bank_follows_osc_poses_on_jackd(tmp_path, jack_server):
+    """play.py with a tracked bank and --osc-port on the dummy server: poses sent over UDP
+    loopback while it plays are received and counted; malformed ones are not used."""
+    from tracked_fixtures import synthetic_tracked_bank
+
+    from renderer.trackedbank import write_trackedbank
+
+    filters = write_trackedbank(tmp_path / "tracked.npz", synthetic_tracked_bank(n_taps=256))
+    song = stereo_file(tmp_path / "song.wav", 2.0)
+    proc = play_while_sending(
+        [str(song), "--filters", str(filters), "--server", jack_server],
+        lambda k: [("/head/pose", [2.2, 0.1, 0.25, 0.0]), ("/head/pose", ["far", "away"])])
     received, malformed = map(int, re.search(r"head poses: (\d+) received, (\d+) malformed",
                                              proc.stdout).groups())
     assert received > 10 and malformed > 10
@@ -343,41 +354,14 @@ def test_a_ladder_follows_osc_volume_on_jackd_and_reports_the_limiter(tmp_path, 
     sent while it plays move the volume across rung boundaries (a plain ladder: poses are
     not needed for the port); the stop report gives the final volume, the rung changes,
     and what the limiter did with its look-ahead."""
-    import socket
-    import threading
-
-    from pythonosc.udp_client import SimpleUDPClient
-
     from ladder_fixtures import write_ladder_folder
 
     folder, _ = write_ladder_folder(tmp_path / "ladder", n_taps=256)
     song = stereo_file(tmp_path / "song.wav", 2.0)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    stop = threading.Event()
-
-    def send() -> None:
-        client = SimpleUDPClient("127.0.0.1", port)
-        deadline = time.monotonic() + 20.0  # bounded whatever happens to play.py
-        volumes = [-30.0, -20.0, -10.0, 0.0]
-        k = 0
-        while not stop.is_set() and time.monotonic() < deadline:
-            client.send_message("/volume", volumes[k % 4])
-            client.send_message("/volume", "loud")
-            k += 1
-            time.sleep(0.05)
-
-    sender = threading.Thread(target=send, daemon=True)
-    sender.start()
-    try:
-        proc = run_cli_subprocess("play", [str(song), "--filters", str(folder), "--server",
-                                           jack_server, "--osc-port", str(port),
-                                           "--volume-db", "-40"], timeout=60)
-    finally:
-        stop.set()
-        sender.join()
-    assert proc.returncode == 0, proc.stderr
+    volumes = [-30.0, -20.0, -10.0, 0.0]
+    proc = play_while_sending(
+        [str(song), "--filters", str(folder), "--server", jack_server, "--volume-db", "-40"],
+        lambda k: [("/volume", volumes[k % 4]), ("/volume", "loud")])
     assert "rung 3 rung_24db.npz: headroom 24.00 dB, plays at volumes up to -27.01 dB" \
         in proc.stdout
     changes, malformed, rung_changes = map(int, re.search(
