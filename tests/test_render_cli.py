@@ -13,10 +13,12 @@ import pytest
 import soundfile as sf
 from scipy.signal import oaconvolve, resample_poly
 
-from ladder_fixtures import in_phase_sweep, music_noise, write_ladder_folder
+from ladder_fixtures import in_phase_sweep, music_noise, tracked_rung, write_ladder_folder
 from models import ear_transfer, load_array
+from renderer.ladder import write_ladder
 from renderer.upmix import upmix
 from renderer_fixtures import load_script, synthetic_bank, write_bank
+from tracked_fixtures import grid_cells
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 48000
@@ -257,3 +259,28 @@ def test_the_limiter_keeps_a_loud_render_within_full_scale_even_in_pcm(tmp_path,
     depth = 20 * np.log10(raw_peak)
     assert "limiter: acted 1 time(s)" in out
     assert f"deepest gain reduction {depth:.1f} dB" in out
+
+
+def test_a_ladder_of_tracked_banks_plays_the_cell_of_the_pose_in_the_rung_of_the_volume(
+        tmp_path, capsys):
+    """With --poses, the cell nearest the (constant) pose of the rung that fits; without,
+    the nominal cell of that rung."""
+    cells = grid_cells(lateral_m=(-0.05, 0.0, 0.05), distance_m=(2.0,))
+    banks = [tracked_rung(h, cells, seed=k, n_taps=96) for k, h in enumerate((8.0, 20.0))]
+    folder = tmp_path / "tracked"
+    folder.mkdir()
+    write_ladder(folder, [(f"t{k}.npz", b) for k, b in enumerate(banks)])
+    x = np.random.default_rng(9).uniform(-0.5, 0.5, (3, 3000))
+    poses = tmp_path / "p.csv"
+    poses.write_text("time_s,x,y,z,yaw_deg\n0,2.0,-0.05,0.25,0\n")
+    song = wav(tmp_path / "in.wav", x)
+    for volume, extra, rung, cell in (("-25", ["--poses", poses], 1, 0),
+                                      ("-5", ["--poses", poses], 0, 0),
+                                      ("-25", [], 1, banks[1].nominal_cell)):
+        assert render(song, tmp_path / "out.wav", "--filters", folder, "--input", "lrc",
+                      "--volume-db", volume, "--quiet", *extra) == 0
+        want = reference(x.astype(np.float32), banks[rung].taps[cell]) * 10 ** (int(volume) / 20)
+        assert np.max(np.abs(read(tmp_path / "out.wav") - want)) < 1e-5
+        out = capsys.readouterr().out
+        assert f"played rung {rung} t{rung}.npz" in out
+        assert ("nominal cell" in out) == (not extra)
