@@ -20,6 +20,16 @@ KEYS = {b"\x1b[A": 1, b"\x1bOA": 1, b"\x1b[B": -1, b"\x1bOB": -1}  # up, down (b
 POLL_S = 0.1
 
 
+def foreground_terminal(stream) -> int | None:
+    """The file descriptor of ``stream`` if it is a terminal whose foreground this process
+    is in (so its mode can be changed without the process being stopped), else None."""
+    try:
+        fd = stream.fileno()
+        return fd if os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp() else None
+    except (AttributeError, OSError, ValueError):  # no file behind it, or no terminal
+        return None
+
+
 class VolumeKeys:
     """Step ``volume`` by ``step_db`` per up-arrow key (down: by ``-step_db``) typed on the
     terminal ``fd``; ``on_change(volume_db)`` is called (on the reading thread) after each."""

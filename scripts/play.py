@@ -35,7 +35,7 @@ from renderer.osc_poses import OscPoseListener
 from renderer.readahead import FileSource
 from renderer.upmix import DEFAULT_FRAME, LOW_LATENCY_FRAME, MODES
 from renderer.volume import MIN_VOLUME_DB, VolumeControl, check_volume
-from renderer.volume_keys import VolumeKeys
+from renderer.volume_keys import VolumeKeys, foreground_terminal
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,8 +126,9 @@ def main(args: argparse.Namespace) -> int:
         check_block_size(args.block)
     source = None if args.live else \
         FileSource(args.input, len(INPUT_CHANNELS[args.input_kind]), ladder.sample_rate)
-    if sys.stdin.isatty():
-        keys = VolumeKeys(volume, sys.stdin.fileno(), on_change=lambda db: print(
+    terminal = foreground_terminal(sys.stdin)
+    if terminal is not None:
+        keys = VolumeKeys(volume, terminal, on_change=lambda db: print(
             f"volume {db:g} dB, rung {ladder.rung_for(args.gain_db + db, args.input_kind)}",
             flush=True)).start()
     try:

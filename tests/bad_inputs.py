@@ -61,7 +61,8 @@ def run_cli(name: str, argv: list[str]) -> tuple[int, str]:
 
 def run_cli_subprocess(name: str, argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPTS / f"{name}.py"), *argv], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)  # no terminal: play.py reads no keys
 
 
 def all_files(directory: Path) -> list[str]:

@@ -239,7 +239,8 @@ def test_ctrl_c_stops_live_input_cleanly_with_the_report(bank, jack_server):
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "play.py"), "--live",
                              "--filters", str(bank[0]), "--server", jack_server,
                              "--capture", "auto", "--low-latency"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     banner = proc.stdout.readline()  # printed once the client is set up
     assert "Ctrl-C stops" in banner
     import jack

@@ -5,6 +5,7 @@ banks; and the volume set live by OSC and by the arrow keys."""
 
 from __future__ import annotations
 
+import io
 import os
 import time
 
@@ -20,7 +21,7 @@ from renderer.ladder import Ladder, Rung, choose_rung
 from renderer.live import BankRenderer
 from renderer.osc_poses import OscPoseListener
 from renderer.volume import MIN_VOLUME_DB, LadderConvolver, VolumeControl, check_volume
-from renderer.volume_keys import VolumeKeys
+from renderer.volume_keys import VolumeKeys, foreground_terminal
 from tracked_fixtures import grid_cells
 
 RATE = 48000
@@ -196,6 +197,31 @@ def test_osc_volume_messages_on_the_pose_port_set_the_volume():
         client.send_message("/head/pose", [2.0, 0.0, 0.25, 0.0])  # poses still work
         wait_for(lambda: osc.received == 1)
         assert volume.db == -12.0
+
+
+def test_keys_are_read_only_from_a_terminal_in_the_foreground():
+    """Not from /dev/null, a file-less stream, or a terminal whose foreground this process
+    is not in (changing its mode would stop the process); yes from the controlling
+    terminal of a child whose foreground it is (pty.fork)."""
+    import pty
+
+    with open(os.devnull) as null:
+        assert foreground_terminal(null) is None
+    assert foreground_terminal(io.StringIO()) is None
+    master, slave = os.openpty()
+    try:
+        with os.fdopen(os.dup(slave)) as other:  # a terminal, not this process's own
+            assert foreground_terminal(other) is None
+    finally:
+        os.close(master)
+        os.close(slave)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its stdin is the new terminal, and it is in its foreground
+        os._exit(0 if foreground_terminal(os.fdopen(0, closefd=False)) == 0 else 1)
+    try:
+        assert os.waitpid(pid, 0)[1] == 0
+    finally:
+        os.close(fd)
 
 
 def test_the_arrow_keys_step_the_volume_and_the_terminal_is_restored():
