@@ -41,8 +41,9 @@ def reference(x: np.ndarray, rate: int, lookahead_ms: float, release_ms: float,
         attenuation = 0.0 if attenuation < end else attenuation
         released.append(min(math.exp(-attenuation), hold))
     gain = np.ones(total)
-    for p in range(total - lag):
-        gain[p + lag] = min(sum(released[p:p + lag + 1]) / (lag + 1), required[p])
+    for p in range(-lag, total - lag):  # before the stream: silence, r = g_req = 1
+        window = [1.0] * max(0, -p) + released[max(0, p):p + lag + 1]
+        gain[p + lag] = min(sum(window) / (lag + 1), required[p] if p >= 0 else 1.0)
     delayed = np.concatenate([np.zeros((len(x), lag)), padded[:, :total - lag]], axis=1)
     return delayed * gain, gain
 
