@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--volume-db", type=float, default=0.0,
                         help=f"starting volume, {MIN_VOLUME_DB:g} to 0 dB (0 = full scale); "
                         "OSC /volume V and the up/down arrow keys change it while playing")
-    parser.add_argument("--no-limiter", dest="limiter", action="store_false",
+    parser.add_argument("--no-limiter", action="store_true",
                         help="no safety limiter (and no look-ahead latency): driver samples "
                         "may exceed full scale")
     parser.add_argument("--upmix", choices=MODES, default=None,
@@ -115,7 +115,7 @@ def main(args: argparse.Namespace) -> int:
         renderer = BankRenderer(ladder, period, input_kind=args.input_kind, upmix_mode=mode,
                                 upmix_frame=frame, gain_db=args.gain_db,
                                 pose=osc.pose if osc is not None and ladder.tracked else None,
-                                volume=lambda: volume.db, limiter=args.limiter)
+                                volume=lambda: volume.db, limiter=not args.no_limiter)
         made.append(renderer)
         print(f"{args.name}: {len(renderer.outputs)} driver outputs "
               f"({', '.join(renderer.outputs)}), period {period} at {ladder.sample_rate} Hz; "

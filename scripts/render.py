@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--volume-db", type=float, default=0.0,
                         help=f"listening volume, {MIN_VOLUME_DB:g} to 0 dB (0 = full scale): a "
                         "gain that also picks the ladder's rung (with --gain-db)")
-    parser.add_argument("--no-limiter", dest="limiter", action="store_false",
+    parser.add_argument("--no-limiter", action="store_true",
                         help="no safety limiter: driver peaks over full scale are kept "
                         "(float) and reported")
     parser.add_argument("--resample", action="store_true",
@@ -91,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
         preview_path = args.preview_out or args.output.with_suffix(".preview.wav")
     report = render_file(args.input, args.output, bank, input_kind=args.input_kind,
                          block=args.block, gain_db=args.gain_db, volume_db=args.volume_db,
-                         limiter=args.limiter, resample=args.resample, upmix_mode=mode,
+                         limiter=not args.no_limiter, resample=args.resample, upmix_mode=mode,
                          subtype=args.subtype, preview_m=position, preview_path=preview_path,
                          progress=not args.quiet, poses=poses)
     print(f"wrote {args.output}: {len(bank.driver_names)} driver feeds "
