@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,6 +29,7 @@ from tracked_fixtures import grid_cells
 
 RATE = 48000
 WAIT_S = 5.0
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -202,9 +206,7 @@ def test_osc_volume_messages_on_the_pose_port_set_the_volume():
 def test_keys_are_read_only_from_a_terminal_in_the_foreground():
     """Not from /dev/null, a file-less stream, or a terminal whose foreground this process
     is not in (changing its mode would stop the process); yes from the controlling
-    terminal of a child whose foreground it is (pty.fork)."""
-    import pty
-
+    terminal of a child process in a session of its own (no fork of this threaded one)."""
     with open(os.devnull) as null:
         assert foreground_terminal(null) is None
     assert foreground_terminal(io.StringIO()) is None
@@ -215,13 +217,19 @@ def test_keys_are_read_only_from_a_terminal_in_the_foreground():
     finally:
         os.close(master)
         os.close(slave)
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: its stdin is the new terminal, and it is in its foreground
-        os._exit(0 if foreground_terminal(os.fdopen(0, closefd=False)) == 0 else 1)
+    master, slave = os.openpty()
+    code = ("import os, sys\n"
+            "from renderer.volume_keys import foreground_terminal\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR)  # a session leader's first tty: its own\n"
+            "sys.exit(0 if foreground_terminal(os.fdopen(fd)) == fd else 1)\n")
     try:
-        assert os.waitpid(pid, 0)[1] == 0
+        child = subprocess.run([sys.executable, "-c", code, os.ttyname(slave)], cwd=ROOT,
+                               start_new_session=True, capture_output=True, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
     finally:
-        os.close(fd)
+        os.close(master)
+        os.close(slave)
+    assert child.returncode == 0, child.stderr
 
 
 def test_the_arrow_keys_step_the_volume_and_the_terminal_is_restored():
