@@ -160,10 +160,12 @@ def main(args: argparse.Namespace) -> int:
         if source is not None:
             actions["z"] = lambda: print(f"{args.name}: {source.capture_zero()}", flush=True)
         keys = KeyListener(actions).start()
-        if source is not None:
-            print(f"{args.name}: following {source.describe()}"
-                  + ("; press z at the nominal seat to capture the zero" if ladder.tracked
-                     else " for /volume (a plain bank: head poses are not used)"), flush=True)
+        if source is not None and ladder.tracked:
+            print(f"{args.name}: following {source.describe()}; press z at the nominal seat "
+                  f"to capture the zero", flush=True)
+        elif source is not None:
+            print(f"{args.name}: listening to {source.describe()}: /volume sets the volume; "
+                  f"head poses are not used (a plain bank)", flush=True)
         elif ladder.tracked:
             print(f"{args.name}: tracked bank without --tracker: playing its nominal cell",
                   flush=True)

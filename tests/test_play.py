@@ -374,3 +374,36 @@ def test_a_ladder_follows_osc_volume_on_jackd_and_reports_the_limiter(tmp_path, 
     assert re.search(r"limiter: .*; look-ahead 96 samples \(2\.0 ms, in the "
                      r"renderer latency\)", proc.stdout), proc.stdout
 
+
+def test_the_json_report_gives_the_volume_the_rungs_and_the_limiter(tmp_path, jack_server):
+    """--report with a ladder and OSC /volume (the merge of issue 17 into issue 19's
+    report): the JSON holds the stop report's volume, rung and limiter figures as printed,
+    and the renderer latency in it includes the limiter's look-ahead."""
+    import json
+
+    from ladder_fixtures import write_ladder_folder
+
+    folder, ladder = write_ladder_folder(tmp_path / "ladder", n_taps=256)
+    song = stereo_file(tmp_path / "song.wav", 2.0)
+    path = tmp_path / "run.json"
+    proc = play_while_sending(
+        [str(song), "--filters", str(folder), "--server", jack_server, "--volume-db", "-40",
+         "--report", str(path)],
+        lambda k: [("/volume", [-30.0, 0.0][k % 2]), ("/volume", "loud")])
+    report = json.loads(path.read_text())
+    final, changes, malformed, rung, rung_changes = re.search(
+        r"volume: (-?[\d.]+) dB at the end, (\d+) changes \((\d+) malformed /volume "
+        r"messages\); rung (\d) of 4 at the end, (\d+) rung changes", proc.stdout).groups()
+    assert report["volume"] == {"final_db": float(final), "changes": int(changes),
+                                "rejected": int(malformed)}
+    assert report["rung"]["final"] == int(rung) and report["rung"]["changes"] == int(rung_changes)
+    assert [r["file"] for r in report["rung"]["rungs"]] == [r.name for r in ladder.rungs]
+    assert report["rung"]["margin_db"] == pytest.approx(3.01, abs=1e-3)
+    limiter = report["limiter"]
+    assert limiter["lookahead_samples"] == LOOKAHEAD and limiter["lookahead_ms"] == 2.0
+    idle = re.search(r"limiter: idle", proc.stdout) is not None
+    assert (limiter["limited_samples"] == 0) == idle and (limiter["events"] == 0) == idle
+    assert limiter["seconds"] == pytest.approx(report["seconds"], abs=0.1)
+    renderer = DEFAULT_FRAME - 1 + int(ladder.manifest["latency_samples"]) + LOOKAHEAD
+    assert report["latency_samples"]["renderer"] == renderer
+    assert f"latency: renderer {renderer} + period" in proc.stdout
