@@ -10,6 +10,10 @@ same process on the same data, with the ratio (ours / SciPy, in real-time factor
 - stereo chain (upmix + bank) at block 256, block by block as in the JACK callback
   (allocation-free), and with the upmix on 16384-sample reads as in ``render.py``; SciPy:
   the transforms above and ``oaconvolve``, on the whole signal;
+- the safety limiter at block 256 beside that plain chain, in turns in the same run: the
+  chain with the limiter idle (the noise 12 dB down: no peak over full scale) and acting
+  (the noise 6 dB up: it limits most of the time), and the limiter alone on the chain's
+  feeds;
 - ``render_file`` on a 2-minute stereo WAV including reading and writing; SciPy: read,
   transforms, ``oaconvolve``, write (benchmarks/_scipy_reference.py);
 - the command line: ``scripts/render.py`` on that WAV as a process (interpreter start,
@@ -41,7 +45,7 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from _cli import ROOT, make_parser, run  # noqa: E402  (also puts the checkout on sys.path)
 from _scipy_reference import scipy_render, scipy_transforms  # noqa: E402
-from _timing import timed  # noqa: E402
+from _timing import interleaved, timed  # noqa: E402
 
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
@@ -50,6 +54,7 @@ from scipy.signal import oaconvolve  # noqa: E402
 from device.live import BankRenderer  # noqa: E402
 from renderer.convolver import Convolver, convolve_offline  # noqa: E402
 from renderer.filterbank import FilterBank, read_filterbank, write_filterbank  # noqa: E402
+from renderer.limiter import Limiter  # noqa: E402
 from renderer.render import render_file  # noqa: E402
 from renderer.upmix import DEFAULT_FRAME, LOW_LATENCY_FRAME, OVERLAP, Upmixer, upmix  # noqa: E402
 
@@ -116,6 +121,54 @@ def separation(frame: int, rate: int) -> str:
     return "; ".join(figures)
 
 
+def limiter_cost(bank: FilterBank, stereo: np.ndarray, repeats: int) -> None:
+    """The limiter's time per 256-sample block beside the plain stereo chain's (default
+    upmix frame), the runs taking turns: the chain with the limiter idle and acting, and
+    the limiter alone on the plain chain's feeds."""
+    block, rate = 256, bank.sample_rate
+    quiet = [stereo[:, i:i + block] * np.float32(0.25)  # -12 dB: nothing over full scale
+             for i in range(0, stereo.shape[1] - block + 1, block)]
+    loud = [b * np.float32(8.0) for b in quiet]  # +6 dB
+    plain, limited = BankRenderer(bank, block, limiter=False), BankRenderer(bank, block)
+    feeds = {name: [plain.process(b).copy() for b in blocks]
+             for name, blocks in (("idle", quiet), ("acting", loud))}
+    alone = Limiter(len(bank.driver_names), rate, max_block=block)
+    out = np.empty((len(bank.driver_names), block), np.float32)
+
+    def chain(renderer: BankRenderer, blocks: list[np.ndarray]):
+        def run_chain():
+            renderer.reset()
+            for b in blocks:
+                renderer.process(b)
+        return run_chain
+
+    def limiter_alone(blocks: list[np.ndarray]):
+        def run_limiter():
+            alone.reset()
+            for b in blocks:
+                alone.process(b, out=out)
+        return run_limiter
+
+    best = interleaved({"plain": chain(plain, quiet), "idle": chain(limited, quiet),
+                        "acting": chain(limited, loud), "plain loud": chain(plain, loud),
+                        "alone idle": limiter_alone(feeds["idle"]),
+                        "alone acting": limiter_alone(feeds["acting"])}, repeats)
+    us = {name: t / len(quiet) * 1e6 for name, t in best.items()}
+    share = {}
+    for name, blocks in (("idle", quiet), ("acting", loud)):
+        limited.reset()
+        for b in blocks:
+            limited.process(b)
+        share[name] = 100 * limited.limiter.stats.limited / limited.limiter.stats.samples
+    print(f"limiter, block 256, beside the plain stereo chain ({us['plain']:.1f} us per "
+          f"block):")
+    for state, plain_name in (("idle", "plain"), ("acting", "plain loud")):
+        print(f"    {state:6s}: chain {us[state]:.1f} us ({us[state] / us[plain_name]:.3f}x the "
+              f"plain chain), limiter alone {us['alone ' + state]:.1f} us = "
+              f"{100 * us['alone ' + state] / us[plain_name]:.1f} % of the plain chain; "
+              f"limiting {share[state]:.0f} % of the samples")
+
+
 def main(args) -> int:
     if hasattr(os, "sched_setaffinity"):  # one core, inherited by the timed processes
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -164,7 +217,7 @@ def dsp_figures(bank: FilterBank, args) -> None:
              f"latency {upmixer.latency} samples ({upmixer.latency / rate * 1e3:.1f} ms)")
         print(f"    separation, frame {frame}: {separation(frame, rate)}")
     for frame in (DEFAULT_FRAME, LOW_LATENCY_FRAME):
-        live = BankRenderer(bank, 256, upmix_frame=frame)
+        live = BankRenderer(bank, 256, upmix_frame=frame, limiter=False)
         blocks = [stereo[:, i:i + 256] for i in range(0, n - 255, 256)]
 
         def chain():
@@ -178,6 +231,7 @@ def dsp_figures(bank: FilterBank, args) -> None:
         line(f"stereo chain, block 256, frame {frame}", len(blocks) * 256 / rate, ours, theirs,
              f"{per_block * 1e6:.0f} us per block = {per_block * rate / 256 * 100:.1f} % of "
              f"the period")
+    limiter_cost(bank, stereo, args.repeats)
     upmixer, conv = Upmixer(rate), Convolver(taps, 256)
     feeds = np.empty((taps.shape[1], 256), np.float32)
 

@@ -25,7 +25,7 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from _cli import ROOT, make_parser, run  # noqa: E402  (also puts the checkout on sys.path)
-from _timing import timed  # noqa: E402
+from _timing import interleaved  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -71,16 +71,6 @@ def pose_streams(cells: np.ndarray, n_blocks: int, block: int, rate: int) -> dic
                             np.full(n_blocks, cells[0, 2]), lo[3] + (hi[3] - lo[3]) * drift])
     jumps = cells[np.arange(n_blocks) % len(cells)]
     return {f"head moving {SPEED_M_S:g} m/s": walk, "new cell every block": jumps}
-
-
-def interleaved(runs: dict, repeats: int) -> dict[str, float]:
-    """Best seconds of each run, the runs taking turns so that a change of the machine's
-    load during the benchmark hits all of them alike."""
-    times = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            times[name].append(timed(fn, 1)[0])
-    return {name: min(t) for name, t in times.items()}
 
 
 def main(args) -> int:

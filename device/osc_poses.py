@@ -1,4 +1,5 @@
-"""Live head poses over UDP: OSC messages ``/head/pose x y z yaw_deg`` (python-osc).
+"""Live head poses over UDP: OSC messages ``/head/pose x y z yaw_deg`` (python-osc), and on
+the same port ``/volume V`` (dB) for a :class:`renderer.volume.VolumeControl`.
 
 A background thread keeps the latest pose; :meth:`OscPoseListener.pose` returns it while
 it is fresh and None once it is older than the staleness timeout, so a
@@ -15,7 +16,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from pythonosc.dispatcher import Dispatcher
@@ -25,23 +26,33 @@ from common.errors import InputError
 
 from device.pose_source import LatestPose
 
+if TYPE_CHECKING:  # only its set() is called: importing it would load the ladder code
+    from renderer.volume import VolumeControl
+
 ADDRESS = "/head/pose"
+VOLUME_ADDRESS = "/volume"
 
 
 class OscPoseListener:
     """Listen on UDP ``host:port`` (port 0: any free port, see :attr:`port`) for
     ``/head/pose x y z yaw_deg`` (metres in the device frame, degrees); a pose older than
     ``timeout_s`` seconds of ``clock`` is stale. Messages that are not four finite numbers
-    are counted in :attr:`rejected` and otherwise ignored."""
+    are counted in :attr:`rejected` and otherwise ignored. With ``volume``, ``/volume V``
+    sets it (one number, dB; see :meth:`VolumeControl.set`)."""
 
     def __init__(self, port: int, *, host: str = "127.0.0.1", timeout_s: float = 0.5,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 volume: VolumeControl | None = None):
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise InputError(f"OSC port: expected an integer from 0 to 65535, got {port!r}")
         self.poses = LatestPose(timeout_s, clock=clock)
         self.timeout_s = self.poses.timeout_s
         dispatcher = Dispatcher()
         dispatcher.map(ADDRESS, self._on_pose)
+        self._addresses = ADDRESS if volume is None else f"{ADDRESS} and {VOLUME_ADDRESS}"
+        if volume is not None:
+            dispatcher.map(VOLUME_ADDRESS,
+                           lambda address, *args: volume.set(args[0] if len(args) == 1 else None))
         try:
             self._server = BlockingOSCUDPServer((host, port), dispatcher)
         except OSError as exc:
@@ -91,7 +102,7 @@ class OscPoseListener:
 
     def describe(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"OSC {ADDRESS} on {host!s}:{port}"
+        return f"OSC {self._addresses} on {host!s}:{port}"
 
     def capture_zero(self) -> str:
         """OSC poses are in the device frame already: nothing to zero."""

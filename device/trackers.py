@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common.errors import InputError
 
@@ -17,6 +18,9 @@ from device.calibration import Calibration, read_calibration, write_calibration
 from device.camera_geometry import FaceCalibration
 from device.opentrack import DEFAULT_PORT as OPENTRACK_PORT
 from device.pose_source import PoseSource
+
+if TYPE_CHECKING:  # only handed to the OSC listener
+    from renderer.volume import VolumeControl
 
 OSC_PORT = 9000
 KINDS = ("osc", "opentrack", "webcam")
@@ -77,12 +81,15 @@ class CalibrationFile:
 
 def open_tracker(spec: TrackerSpec, *, seat, host: str = "127.0.0.1",
                  timeout_s: float = 0.5, calibration: str | Path | None = None,
-                 zero_on_first: bool = False, camera: str | Path | None = None) -> PoseSource:
+                 zero_on_first: bool = False, camera: str | Path | None = None,
+                 volume: VolumeControl | None = None) -> PoseSource:
     """Start the tracker ``spec`` for a listener whose nominal seat is ``seat`` (4,)
     (x, y, z m, yaw deg, device frame). ``host``: address the UDP trackers listen on;
     ``timeout_s``: seconds after which a pose is stale; ``calibration``: the calibration
     TOML to read and to write captures to; ``zero_on_first``: the first pose is taken at
-    the nominal seat; ``camera``: the webcam's geometry TOML (default: the bundled one)."""
+    the nominal seat; ``camera``: the webcam's geometry TOML (default: the bundled one);
+    ``volume``: set by OSC ``/volume V`` messages on the osc tracker's port (the other
+    trackers carry no volume)."""
     if spec.kind == "osc":
         if zero_on_first:
             raise InputError("--tracker-zero: OSC poses are in the device frame already; "
@@ -90,7 +97,8 @@ def open_tracker(spec: TrackerSpec, *, seat, host: str = "127.0.0.1",
         from device.osc_poses import OscPoseListener
 
         assert spec.port is not None  # parse_tracker gives osc and opentrack a port
-        return OscPoseListener(spec.port, host=host, timeout_s=timeout_s).start()
+        return OscPoseListener(spec.port, host=host, timeout_s=timeout_s,
+                               volume=volume).start()
     store = CalibrationFile(calibration)
     if spec.kind == "opentrack":
         from device.opentrack import OpentrackListener

@@ -1,5 +1,5 @@
-"""Multi-input, multi-output FIR convolution: a streaming partitioned convolver and an
-offline one-shot convolver.
+"""Multi-input, multi-output FIR convolution: a streaming partitioned convolver, the same
+over several banks with a click-free switch between them, and an offline one-shot convolver.
 
 Shapes follow the filter bank: ``taps`` is ``(inputs, outputs, N)``; output ``o`` is
 ``sum_i taps[i, o] * x[i]`` (linear convolution). Both engines FFT every input once and
@@ -63,23 +63,38 @@ def partition_spectra(taps: np.ndarray, block_size: int, dtype: np.dtype) -> np.
         *lead, k * inputs, outputs, b + 1)
 
 
-class Convolver:
-    """Uniformly partitioned overlap-save convolver with a frequency-domain delay line.
+def crossfade_ramp(block_size: int) -> np.ndarray:
+    """(block_size,) raised-cosine weight of the new bank, rising from just above 0 to just
+    below 1 (0 before the block, 1 after it)."""
+    n = np.arange(1, block_size + 1)
+    return 0.5 - 0.5 * np.cos(np.pi * n / (block_size + 1))
 
-    ``taps`` (inputs, outputs, N) are cut into ``K = ceil(N / block_size)`` partitions of
-    ``block_size`` taps, each transformed with an FFT of ``2 * block_size``. Every call of
-    :meth:`process` takes exactly ``block_size`` samples per input and returns as many per
-    output, with no latency beyond the filters' own. ``dtype`` (float32 or float64) is the
-    arithmetic precision.
+
+class BankSwitcher:
+    """Uniformly partitioned overlap-save convolution of one input stream with any of S
+    banks ``(S, inputs, outputs, N)`` that share one frequency-domain delay line.
+
+    The taps of every bank are cut into ``K = ceil(N / block_size)`` partitions of
+    ``block_size`` taps, each transformed with an FFT of ``2 * block_size``. Per block,
+    :meth:`switch` plays one bank at a gain; when the bank or the gain differs from the
+    previous block's, the old and the new output (both from the same input history) are
+    mixed over the block with a raised cosine ``r[n]``: exactly the output of the filter
+    ``(1 - r[n]) g_old h_old + r[n] g_new h_new`` interpolated per sample, so the output
+    stays continuous. No latency beyond the filters' own; ``dtype`` (float32 or float64)
+    is the arithmetic precision.
     """
 
-    def __init__(self, taps, block_size: int, *, dtype=np.float32):
-        taps = check_taps(taps)
+    def __init__(self, banks, block_size: int, *, dtype=np.float32):
+        banks = np.asarray(banks)
+        if banks.ndim != 4:
+            raise InputError(f"taps: expected a real (banks, inputs, outputs, N) array, got "
+                             f"dtype {banks.dtype} shape {banks.shape}")
+        check_taps(banks.reshape(-1, *banks.shape[2:]))
         self.block_size = b = check_block_size(block_size)
         self.dtype = check_dtype(dtype)
-        self.inputs, self.outputs, n_taps = taps.shape
-        self.partitions = k = -(-n_taps // b)
-        self._spectra = partition_spectra(taps, b, self.dtype)
+        self.banks, self.inputs, self.outputs, self.n_taps = banks.shape
+        self.partitions = k = -(-self.n_taps // b)
+        self._spectra = partition_spectra(banks, b, self.dtype)  # (S, K I, O, F)
         complex_dtype = self._spectra.dtype
         # Everything per block happens in these buffers: no array is allocated. The input
         # FFT runs in float64 (NumPy's float32 rfft copies its input), the products in dtype.
@@ -90,9 +105,13 @@ class Convolver:
         # (a broadcasting ufunc allocates iterator buffers).
         self._delay_line = np.zeros((2 * k, self.inputs, self.outputs, b + 1), complex_dtype)
         self._products = np.empty((k * self.inputs, self.outputs, b + 1), complex_dtype)
-        self._sum = np.empty((self.outputs, b + 1), complex_dtype)
-        self._time = np.empty((self.outputs, 2 * b), self.dtype)
+        self._sums = np.empty((2, self.outputs, b + 1), complex_dtype)  # old, new bank
+        self._times = np.empty((2, self.outputs, 2 * b), self.dtype)
+        self._ramp = np.tile(crossfade_ramp(b).astype(self.dtype), (self.outputs, 1))
+        self._faded = np.empty((self.outputs, b), self.dtype)  # old bank, or weights
         self._pos = self._turn = 0
+        self.index: int | None = None  # the bank of the last block; None before the first
+        self.gain = 1.0  # the gain of the last block
         # Views built once (each costs about a microsecond): per delay-line position, the
         # two slots written and the K spectra read; per ping-pong frame, its halves.
         line = self._delay_line
@@ -100,20 +119,54 @@ class Convolver:
         self._recent = [line[pos + 1:pos + 1 + k].reshape(self._products.shape)
                         for pos in range(k)]
         self._halves = [(frame[:, 0, :b], frame[:, 0, b:]) for frame in self._frames]
-        self._new_half = self._time[:, b:]
+        self._bank_spectra = list(self._spectra)  # a list index is quicker than an array's
+        self._slot_views = [(self._sums[slot], self._times[slot], self._times[slot][:, b:])
+                            for slot in range(2)]
 
     def reset(self) -> None:
-        """Forget all past input (silence before the next block)."""
+        """Forget all past input; the next block starts in its own bank without a fade."""
         for frame in self._frames:
             frame[:] = 0.0
         self._delay_line[:] = 0.0
         self._pos = self._turn = 0
+        self.index, self.gain = None, 1.0
 
-    def process(self, block, out: np.ndarray | None = None) -> np.ndarray:
-        """Filter one block: ``(inputs, block_size)`` in, ``(outputs, block_size)`` out.
+    def switch(self, block, index: int, gain: float = 1.0,
+               out: np.ndarray | None = None) -> np.ndarray:
+        """Filter one block ``(inputs, block_size)`` with bank ``index`` at ``gain``
+        (linear) into ``(outputs, block_size)``, fading from the previous block's bank and
+        gain when either changed.
 
         The result goes into ``out`` (that shape, this convolver's dtype) when given, else
         into a new array; nothing else is allocated."""
+        out, recent = self._push(block, out)
+        before, before_gain = self.index, self.gain
+        self.index, self.gain = index, gain
+        # Only contiguous operands of one shape below: NumPy allocates iterator buffers for
+        # a strided or broadcast operand (the new half of a time buffer is strided).
+        out[...] = self._filter(recent, index, 1)
+        if before is None or (before == index and before_gain == gain):
+            if gain != 1.0:
+                out *= gain
+        elif before == index:  # the gain alone changes: g_old + r (g_new - g_old)
+            np.multiply(self._ramp, gain - before_gain, out=self._faded)
+            self._faded += before_gain
+            out *= self._faded
+        else:  # g_old y_old + r (g_new y_new - g_old y_old)
+            faded = self._faded
+            faded[...] = self._filter(recent, before, 0)
+            if before_gain != 1.0:
+                faded *= before_gain
+            if gain != 1.0:
+                out *= gain
+            out -= faded
+            out *= self._ramp
+            out += faded
+        return out
+
+    def _push(self, block, out: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Check ``block`` and ``out`` (a new array when None), move the block into the
+        delay line; returns ``out`` and the delay line's last K spectra."""
         block = np.asarray(block)
         if block.shape != (self.inputs, self.block_size):
             raise InputError(f"block: expected shape ({self.inputs}, {self.block_size}), "
@@ -133,10 +186,38 @@ class Convolver:
         pos = self._pos
         np.copyto(self._slots[pos], self._spectrum, casting="same_kind")  # once per output
         self._pos = (pos + 1) % k
-        np.multiply(self._recent[pos], self._spectra, out=self._products)
-        np.add.reduce(self._products, axis=0, out=self._sum)
-        np.fft.irfft(self._sum, 2 * b, axis=-1, out=self._time)
-        out[...] = self._new_half
+        return out, self._recent[pos]
+
+    def _filter(self, recent: np.ndarray, index: int, slot: int) -> np.ndarray:
+        """The new half-block (outputs, block_size) of bank ``index`` for the delay line
+        ``recent``, computed in time slot ``slot`` (a view valid until that slot is reused)."""
+        total, time, new_half = self._slot_views[slot]
+        np.multiply(recent, self._bank_spectra[index], out=self._products)
+        np.add.reduce(self._products, axis=0, out=total)
+        np.fft.irfft(total, 2 * self.block_size, axis=-1, out=time)
+        return new_half
+
+
+class Convolver(BankSwitcher):
+    """Uniformly partitioned overlap-save convolver with a frequency-domain delay line.
+
+    ``taps`` (inputs, outputs, N) are cut into ``K = ceil(N / block_size)`` partitions of
+    ``block_size`` taps, each transformed with an FFT of ``2 * block_size``. Every call of
+    :meth:`process` takes exactly ``block_size`` samples per input and returns as many per
+    output, with no latency beyond the filters' own. ``dtype`` (float32 or float64) is the
+    arithmetic precision.
+    """
+
+    def __init__(self, taps, block_size: int, *, dtype=np.float32):
+        super().__init__(check_taps(taps)[None], block_size, dtype=dtype)
+
+    def process(self, block, out: np.ndarray | None = None) -> np.ndarray:
+        """Filter one block: ``(inputs, block_size)`` in, ``(outputs, block_size)`` out.
+
+        The result goes into ``out`` (that shape, this convolver's dtype) when given, else
+        into a new array; nothing else is allocated."""
+        out, recent = self._push(block, out)
+        out[...] = self._filter(recent, 0, 1)
         return out
 
 

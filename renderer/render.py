@@ -4,7 +4,10 @@
 channels) goes to ``taps`` directly; ``binaural`` input (left ear, right ear) goes to
 ``ctc_taps``. The output holds the D driver feeds in manifest order, ``n + N - 1``
 samples long (the filter tail is kept); the upmix latency is compensated. A tracked bank
-with a pose track renders each block with the cell nearest the head pose.
+with a pose track renders each block with the cell nearest the head pose. A ladder plays
+the rung that fits the level (gain plus volume). A look-ahead limiter keeps every driver
+sample within full scale; its delay is compensated too, so while it is idle the output is
+the unlimited render bit for bit.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ import numpy as np
 from common.errors import InputError
 from renderer.convolver import Convolver, check_block_size
 from renderer.filterbank import INPUT_CHANNELS, FilterBank
+from renderer.headroom import check_volume
+from renderer.ladder import Ladder
+from renderer.limiter import Limiter, LimiterStats
 from renderer.poses import PoseTrack
 from renderer.stream import Aligned, BlockFilter, Blocked, Stage, run
 from renderer.trackedbank import TrackedBank
@@ -30,16 +36,20 @@ READ_FRAMES = 16384  # frames read per step: the upmix runs many hops per call
 
 @dataclass(frozen=True)
 class RenderReport:
-    """What a render wrote: frames per file and the peaks (linear, full scale = 1)."""
+    """What a render wrote: frames per file, the peaks (linear, full scale = 1), the rung
+    played (index into the ladder; 0 for a single bank) and what the limiter did (None
+    without it)."""
 
     frames: int
     peak: float
     preview_peak: float | None
+    rung: int = 0
+    limiter: LimiterStats | None = None
 
     @property
     def headroom_db(self) -> float:
         """dB below full scale of the loudest driver sample; negative means over."""
-        return -20.0 * np.log10(max(self.peak, 1e-30))
+        return -20.0 * np.log10(max(self.peak, 1e-30)) + 0.0  # + 0.0: no "-0.0"
 
 
 class _Gain:
@@ -63,17 +73,21 @@ class _Stereo:
         return np.zeros((0, 0))
 
 
-def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | TrackedBank, *,
-                input_kind: str = "stereo", block: int = 1024, gain_db: float = 0.0,
-                resample: bool = False, upmix_mode: str = "frequency",
+def render_file(in_path: str | Path, out_path: str | Path,
+                bank: FilterBank | TrackedBank | Ladder, *, input_kind: str = "stereo",
+                block: int = 1024, gain_db: float = 0.0, volume_db: float = 0.0,
+                limiter: bool = True, resample: bool = False, upmix_mode: str = "frequency",
                 subtype: str = "FLOAT", preview_m=None, preview_path: str | Path | None = None,
                 progress: bool = True, poses: PoseTrack | None = None) -> RenderReport:
-    """Render ``in_path`` to ``out_path`` (float32 WAV by default) and optionally a binaural
-    preview for a listener at ``preview_m`` (3,) metres to ``preview_path``. A tracked
-    ``bank`` needs ``poses``: each block uses the cell nearest the pose at its centre time.
+    """Render ``in_path`` to ``out_path`` (float32 WAV by default) at ``gain_db +
+    volume_db`` dB, and optionally a binaural preview for a listener at ``preview_m`` (3,)
+    metres to ``preview_path``. A ladder plays the rung that fits that level
+    (:meth:`renderer.ladder.Ladder.rung_for`). A tracked ``bank`` (or ladder) needs
+    ``poses``: each block uses the cell nearest the pose at its centre time.
 
-    Peaks over full scale are kept (float) and reported; with a PCM ``subtype`` they raise
-    InputError and nothing is written.
+    With ``limiter`` no driver sample exceeds full scale (renderer.limiter.Limiter, its
+    look-ahead compensated). Without it, peaks over full scale are kept (float) and
+    reported; with a PCM ``subtype`` they raise InputError and nothing is written.
     """
     if input_kind not in INPUT_CHANNELS:
         raise InputError(f"--input: expected one of {', '.join(INPUT_CHANNELS)}, "
@@ -81,6 +95,11 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
     block = check_block_size(block)
     if not np.isfinite(gain_db):
         raise InputError(f"--gain-db: expected a finite number of dB, got {gain_db!r}")
+    volume_db = check_volume(volume_db)
+    rung = 0
+    if isinstance(bank, Ladder):
+        rung = bank.rung_for(gain_db + volume_db, input_kind)
+        bank = bank.rungs[rung].bank
     check_output(out_path, subtype)
     if (preview_m is None) != (preview_path is None):
         raise InputError("preview: give both a listener position and an output path, or neither")
@@ -92,7 +111,7 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
     rate = bank.sample_rate
     convolver: BlockFilter
     if isinstance(bank, TrackedBank) and poses is not None:  # both or neither, see above
-        from renderer.tracked import PoseFollower, TrackedConvolver  # scipy.fft per block
+        from renderer.tracked import PoseFollower, TrackedConvolver  # only for tracked banks
 
         convolver = PoseFollower(TrackedConvolver(taps, bank.cells, block,
                                                   nominal=bank.nominal_cell), poses.at, rate)
@@ -114,8 +133,12 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
         if input_kind == "stereo":
             stages.append(_Stereo())
             stages.append(Aligned(Upmixer(rate, mode=upmix_mode), inputs=2))
-        stages.append(_Gain(10.0 ** (gain_db / 20.0)))
+        stages.append(_Gain(10.0 ** ((gain_db + volume_db) / 20.0)))
         stages.append(Blocked(convolver, taps.shape[-1]))
+        safety = None
+        if limiter:
+            safety = Limiter(taps.shape[-2], rate)
+            stages.append(Aligned(safety, inputs=taps.shape[-2]))
         ears = None
         if preview_path is not None:  # and preview_m, see above
             from renderer.preview import ear_filters  # the acoustic models: only for a preview
@@ -149,7 +172,8 @@ def render_file(in_path: str | Path, out_path: str | Path, bank: FilterBank | Tr
                                  f"and {subtype} would clip it; nothing was written. Render "
                                  f"with --gain-db {gain_db - over:.1f} or lower, or as FLOAT")
     return RenderReport(frames=n_out + taps.shape[-1] - 1, peak=peak,
-                        preview_peak=None if ears is None else preview_peak)
+                        preview_peak=None if ears is None else preview_peak, rung=rung,
+                        limiter=None if safety is None else safety.stats)
 
 
 def _check_channels(path, channels: int, input_kind: str) -> None:

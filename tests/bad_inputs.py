@@ -7,6 +7,7 @@ deliberately wrong variant of a good file, plus helpers that run a CLI in-proces
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import io
 import json
@@ -25,7 +26,12 @@ if str(SCRIPTS) not in sys.path:
     sys.path.insert(0, str(SCRIPTS))
 
 from conftest import array_toml, driver_toml  # noqa: E402
+from ladder_fixtures import rung_bank, tracked_rung, write_ladder_folder  # noqa: E402
+from renderer.filterbank import write_filterbank  # noqa: E402
+from renderer.ladder import write_ladder  # noqa: E402
+from renderer.trackedbank import write_trackedbank  # noqa: E402
 from renderer_fixtures import synthetic_bank  # noqa: E402
+from tracked_fixtures import grid_cells  # noqa: E402
 
 import _cli  # noqa: E402
 
@@ -55,7 +61,8 @@ def run_cli(name: str, argv: list[str]) -> tuple[int, str]:
 
 def run_cli_subprocess(name: str, argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPTS / f"{name}.py"), *argv], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)  # no terminal: play.py reads no keys
 
 
 def all_files(directory: Path) -> list[str]:
@@ -205,6 +212,122 @@ def bad_banks(directory: Path) -> dict[str, tuple[Path, list[str]]]:
     }
     (directory / "good.npz").unlink()
     return {case: (path, [path.name, *words]) for case, (path, words) in cases.items()}
+
+
+# ---------------------------------------------------------------- ladder folders
+
+BAD_LADDERS = ["missing", "empty", "not_json", "not_object", "format", "version",
+               "unknown_key", "no_rungs", "rung_not_object", "missing_file", "path_as_file",
+               "twice", "no_headroom", "nan_headroom", "bad_budget", "rung_unknown_key",
+               "out_of_order", "disagrees", "not_a_bank", "same_headroom", "rate", "latency",
+               "drivers", "bad_metric", "channels", "mixed", "cells"]
+
+
+def _edit_index(folder: Path, **changes) -> None:
+    """Change fields of a ladder.json: ``rung1_file=...`` one rung's, ``format=...`` the
+    top level's; None deletes."""
+    path = folder / "ladder.json"
+    data = json.loads(path.read_text())
+    for key, value in changes.items():
+        if key[4:5].isdigit():  # rung1_headroom_db=...: change one field of one rung
+            rung, field = key[4:].split("_", 1)
+            if value is None:
+                del data["rungs"][int(rung)][field]
+            else:
+                data["rungs"][int(rung)][field] = value
+        elif value is None:
+            del data[key]
+        else:
+            data[key] = value
+    path.write_text(json.dumps(data))
+
+
+def bad_ladders(tmp_path: Path) -> dict[str, tuple[Path, list[str]]]:
+    """{case: (ladder folder, words the message must hold)}: one fault each, every way
+    renderer.ladder.read_ladder must refuse."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    cases = {}
+
+    def ladder(case: str, **kwargs):
+        folder, _ = write_ladder_folder(tmp_path / case, n_taps=64, **kwargs)
+        return folder
+
+    cases["missing"] = (tmp_path / "absent", ["absent", "not found"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases["empty"] = (empty, ["empty", "ladder.json", "*.npz"])
+    folder = ladder("not_json")
+    (folder / "ladder.json").write_text("{rungs: [")
+    cases["not_json"] = (folder, ["not_json/ladder.json", "not valid JSON"])
+    folder = ladder("not_object")
+    (folder / "ladder.json").write_text("[1, 2]")
+    cases["not_object"] = (folder, ["ladder.json", "JSON object"])
+    for case, change, words in (
+            ("format", {"format": "acme.ladder"}, ["format", "soundstage.ladder", "acme.ladder"]),
+            ("version", {"version": 2}, ["version", "expected 1", "got 2"]),
+            ("unknown_key", {"colour": "red"}, ["unknown key", "colour"]),
+            ("no_rungs", {"rungs": []}, ["rungs", "non-empty list"]),
+            ("rung_not_object", {"rungs": ["fb.npz"]}, ["rungs[0]", "object"]),
+            ("missing_file", {"rung1_file": "gone.npz"}, ["rungs[1].file", "gone.npz",
+                                                         "not found"]),
+            ("path_as_file", {"rung0_file": "../x.npz"}, ["rungs[0].file", "../x.npz"]),
+            ("twice", {"rung1_file": "rung_6db.npz"}, ["rungs[1].file", "listed twice"]),
+            ("no_headroom", {"rung2_headroom_db": None}, ["rungs[2].headroom_db", "finite"]),
+            ("nan_headroom", {"rung2_headroom_db": "nan"}, ["rungs[2].headroom_db", "'nan'"]),
+            ("bad_budget", {"rung0_budget_db": -3}, ["rungs[0].budget_db", ">= 0"]),
+            ("rung_unknown_key", {"rung0_gain": 1}, ["rungs[0]", "unknown key", "gain"]),
+            ("out_of_order", {"rung1_headroom_db": 20.0}, ["rungs[2].headroom_db",
+                                                           "out of order", "ascending"]),
+            ("disagrees", {"rung3_headroom_db": 24.2}, ["rungs[3].headroom_db", "24.2",
+                                                        "rung_24db.npz", "0.05 dB"])):
+        folder = ladder(case)
+        _edit_index(folder, **change)
+        cases[case] = (folder, [case, *words])
+    folder = ladder("not_a_bank", index=False)
+    np.savez(folder / "weights.npz", w=np.zeros(3))
+    cases["not_a_bank"] = (folder, ["not_a_bank/weights.npz", "missing array"])
+    folder, built = write_ladder_folder(tmp_path / "same_headroom", (6.0, 12.0), n_taps=64)
+    (folder / "ladder.json").unlink()
+    again = rung_bank(12.0, seed=9, n_taps=64)
+    same = {**again.manifest, "metrics": {"headroom_db": built.rungs[1].headroom_db}}
+    write_filterbank(folder / "again.npz", dataclasses.replace(again, manifest=same))
+    cases["same_headroom"] = (folder, ["same_headroom", "again.npz", "rung_12db.npz",
+                                       "its own"])
+    for case, manifest, words in (
+            ("rate", {"sample_rate": 44100}, ["sample_rate", "44100", "48000"]),
+            ("latency", {"latency_samples": 10}, ["latency_samples", "10"]),
+            ("drivers", "rename", ["drivers", "woofer", "subwoofer"]),
+            ("bad_metric", {"metrics": {"headroom_db": "loud"}}, ["metrics.headroom_db",
+                                                                  "'loud'"])):
+        folder = ladder(case)
+        bank = rung_bank(18.0, seed=2, n_taps=64)
+        if manifest == "rename":
+            drivers = [dict(d) for d in bank.manifest["drivers"]]
+            drivers[-1]["name"] = "subwoofer"
+            manifest = {"drivers": drivers}
+        write_filterbank(folder / "rung_18db.npz",
+                         dataclasses.replace(bank, manifest={**bank.manifest, **manifest}))
+        if case == "bad_metric":
+            (folder / "ladder.json").unlink()
+        cases[case] = (folder, [f"{case}/rung_18db.npz", *words])
+    folder = ladder("channels")
+    bank = rung_bank(18.0, seed=2, n_taps=64)
+    short = dataclasses.replace(bank, taps=bank.taps[:, :4], ctc_taps=bank.ctc_taps[:, :4],
+                                manifest={**bank.manifest,
+                                          "drivers": bank.manifest["drivers"][:4]})
+    write_filterbank(folder / "rung_18db.npz", short)
+    cases["channels"] = (folder, ["channels/rung_18db.npz", "drivers"])
+    cells = grid_cells(lateral_m=(-0.05, 0.05), distance_m=(2.0,))
+    folder = ladder("mixed")
+    write_trackedbank(folder / "rung_18db.npz", tracked_rung(18.0, cells, n_taps=64))
+    cases["mixed"] = (folder, ["mixed/rung_18db.npz", "tracked", "plain", "do not mix"])
+    folder = tmp_path / "cells"
+    folder.mkdir()
+    write_ladder(folder, [("a.npz", tracked_rung(6.0, cells, n_taps=64)),
+                          ("b.npz", tracked_rung(12.0, cells + [0.0, 0.01, 0.0, 0.0],
+                                                 n_taps=64))])
+    cases["cells"] = (folder, ["cells/b.npz", "cells differ", "a.npz"])
+    return cases
 
 
 # ---------------------------------------------------------------- WAV files

@@ -14,11 +14,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bad_inputs import (all_files, bad_arrays, bad_banks, bad_sofas, bad_wavs, readonly_dir,
-                        run_cli, run_cli_subprocess)
+from bad_inputs import (BAD_LADDERS, all_files, bad_arrays, bad_banks, bad_ladders, bad_sofas,
+                        bad_wavs, readonly_dir, run_cli, run_cli_subprocess)
 from common.errors import InputError
+from ladder_fixtures import tracked_rung, write_ladder_folder
 from renderer.filterbank import write_filterbank
+from renderer.ladder import write_ladder
 from renderer_fixtures import synthetic_bank
+from tracked_fixtures import grid_cells
 
 TRAIN_FAST = ["--steps", "5", "--taps", "256", "--quiet"]
 
@@ -48,6 +51,14 @@ def inputs(tmp_path_factory) -> dict[str, tuple[Path, list[str]]]:
         files[case] = (path, [path.name, *words])
     files["good_bank"] = (good_bank, [])
     files["good_wav"] = (good_wav, [])
+    files.update({f"ladder_{case}": value
+                  for case, value in bad_ladders(directory / "ladders").items()})
+    tracked = directory / "tracked_ladder"
+    tracked.mkdir()
+    cells = grid_cells(lateral_m=(-0.05, 0.05), distance_m=(2.0,))
+    write_ladder(tracked, [(f"t{h}.npz", tracked_rung(h, cells, n_taps=64)) for h in (6, 12)])
+    files["tracked_ladder"] = (tracked, ["tracked_ladder", "tracked banks"])
+    files["good_ladder"] = (write_ladder_folder(directory / "good_ladder", n_taps=64)[0], [])
     return files
 
 
@@ -130,6 +141,9 @@ def _render(case: str, inputs, out: Path) -> tuple[list[str], list[str]]:
     if case.startswith("wav_"):
         path, words = inputs[case]
         return [str(path), target, "--filters", good_bank, "--quiet"], words
+    if case.startswith("ladder_"):
+        path, words = inputs[case]
+        return [good_wav, target, "--filters", str(path), "--quiet"], words
     return {
         "lrc_from_stereo": ([good_wav, target, "--filters", good_bank, "--input", "lrc"],
                             ["good.wav", "lrc", "3 channel"]),
@@ -144,13 +158,22 @@ def _render(case: str, inputs, out: Path) -> tuple[list[str], list[str]]:
                              ["--preview"]),
         "unknown_input_kind": ([good_wav, target, "--filters", good_bank, "--input", "5.1"],
                                ["--input", "stereo"]),
+        "volume_over_full_scale": ([good_wav, target, "--filters", good_bank, "--volume-db",
+                                    "2"], ["--volume-db", "-90 to 0 dB", "got 2.0"]),
+        "volume_nan": ([good_wav, target, "--filters", good_bank, "--volume-db", "nan"],
+                       ["--volume-db", "nan"]),
+        "poses_with_plain_ladder": ([good_wav, target, "--filters",
+                                     str(inputs["good_ladder"][0]),
+                                     "--poses", good_wav], ["--poses", "plain filter banks"]),
     }[case]
 
 
 RENDER_CASES = (["bank_missing", "bank_truncated", "bank_other_version", "bank_wrong_shape",
                  "bank_nan_taps", "wav_missing", "wav_unreadable", "wav_empty", "wav_channels",
                  "wav_rate", "wav_nan", "lrc_from_stereo", "block", "gain_nan", "out_not_wav",
-                 "out_missing_dir", "preview_position", "unknown_input_kind"])
+                 "out_missing_dir", "preview_position", "unknown_input_kind",
+                 "volume_over_full_scale", "volume_nan", "poses_with_plain_ladder"]
+                + [f"ladder_{case}" for case in BAD_LADDERS])
 
 
 def _sweep(case: str, inputs, out: Path) -> tuple[list[str], list[str]]:
@@ -175,7 +198,7 @@ SWEEP_CASES = ["unknown_array", "unknown_zone", "negative_taps", "zero_steps", "
 
 def _export(case: str, inputs, out: Path) -> tuple[list[str], list[str]]:
     good_bank = str(inputs["good_bank"][0])
-    if case.startswith("bank_"):
+    if case.startswith(("bank_", "ladder_")) or case == "tracked_ladder":
         path, words = inputs[case]
         return [str(path), "--format", "wav", "--out", str(out)], words
     return {
@@ -190,7 +213,8 @@ def _export(case: str, inputs, out: Path) -> tuple[list[str], list[str]]:
 
 EXPORT_CASES = ["bank_missing", "bank_truncated", "bank_other_format", "bank_wrong_drivers",
                 "bank_inf_ctc_taps", "bank_float64", "out_missing_dir", "out_is_file",
-                "unknown_format"]
+                "unknown_format", "tracked_ladder", "ladder_empty", "ladder_version",
+                "ladder_out_of_order", "ladder_disagrees", "ladder_mixed", "ladder_rate"]
 
 BUILDERS = {"train": _train, "robustness": _robustness, "render": _render, "sweep": _sweep,
             "export": _export}

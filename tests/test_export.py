@@ -12,7 +12,9 @@ import pytest
 import soundfile as sf
 from scipy.signal import oaconvolve
 
+from ladder_fixtures import write_ladder_folder
 from renderer.export import headroom_db
+from renderer.ladder import describe_range, volume_ranges
 from renderer_fixtures import load_script, write_bank
 
 export_cli = load_script("export")
@@ -77,15 +79,51 @@ def test_brutefir_runs_the_export_like_the_numpy_renderer(tmp_path, bank):
     out.mkdir()
     export(path, "--format", "brutefir", "--out", out)
     x = np.random.default_rng(5).uniform(-0.5, 0.5, (3, 6000)).astype(np.float32)
-    padded = np.concatenate([x, np.zeros((3, 699), np.float32)], axis=1)  # room for the tail
-    padded.T.astype("<f4").tofile(out / "input.raw")
-    proc = subprocess.run(["brutefir", "brutefir.conf"], cwd=out, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "HOME": str(tmp_path)})
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    got = np.fromfile(out / "output.raw", "<f4").reshape(-1, 5).T
+    got = run_brutefir(out, x, fb.taps.shape[-1])
     ref = reference(x, fb.taps) * 10 ** (-headroom_db(fb.taps) / 20)
     assert got.shape == ref.shape
     assert np.max(np.abs(got - ref)) < 1e-5
+
+
+def run_brutefir(folder, x: np.ndarray, n_taps: int) -> np.ndarray:
+    """The real ``brutefir brutefir.conf`` in ``folder`` on x (3, n) plus room for the
+    filter tail; the driver feeds (D, n + N - 1)."""
+    padded = np.concatenate([x, np.zeros((3, n_taps - 1), np.float32)], axis=1)
+    padded.T.astype("<f4").tofile(folder / "input.raw")
+    proc = subprocess.run(["brutefir", "brutefir.conf"], cwd=folder, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "HOME": str(folder)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return np.fromfile(folder / "output.raw", "<f4").reshape(-1, 5).T
+
+
+def test_a_ladder_exports_a_config_per_rung_at_0_db_and_the_volumes_each_covers(tmp_path,
+                                                                               capsys):
+    """Each rung's folder holds its own export with no headroom attenuation (the volume
+    does it); ladder.txt gives each rung's volume range. BruteFIR, where installed, runs a
+    rung's config and gives that rung's convolution at 0 dB. Exporting again replaces the
+    rung folders."""
+    folder, ladder = write_ladder_folder(tmp_path / "ladder", n_taps=200)
+    out = tmp_path / "out"
+    for _ in range(2):
+        assert export(folder, "--format", "brutefir", "--out", out) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["ladder.txt", "rung_12db", "rung_18db",
+                                                     "rung_24db", "rung_6db"]
+    assert "4 rungs" in capsys.readouterr().out
+    headrooms = ladder.headrooms("lrc")
+    note = (out / "ladder.txt").read_text()
+    for rung, headroom, span in zip(ladder.rungs, headrooms, volume_ranges(headrooms, 0.0)):
+        stem = rung.name.removesuffix(".npz")
+        assert (f"{stem}/  headroom {headroom:6.2f} dB  plays at {describe_range(span)}; fits "
+                f"up to {-headroom:.2f} dB") in note
+        conf = (out / stem / "brutefir.conf").read_text()
+        assert conf.count("attenuation: 0.000000;") == 15 and "-0.0" not in conf
+        raw = np.fromfile(out / stem / "C_to_woofer.raw", "<f4")
+        np.testing.assert_array_equal(raw, rung.bank.taps[2, 4])
+    assert "up to -24.00 dB" in note and "every volume above -12.00 dB" in note
+    if shutil.which("brutefir") is not None:
+        x = np.random.default_rng(7).uniform(-0.1, 0.1, (3, 3000)).astype(np.float32)
+        got = run_brutefir(out / "rung_18db", x, 200)
+        assert np.max(np.abs(got - reference(x, ladder.rungs[2].bank.taps))) < 1e-5
 
 
 def test_camilladsp_config_replayed_in_numpy_equals_the_renderer(tmp_path, bank):

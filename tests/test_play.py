@@ -20,12 +20,14 @@ from bad_inputs import run_cli, run_cli_subprocess
 from jack_server import close_client, jack_server, jack_server_factory, server_log  # noqa: F401
 from device.live import BankRenderer
 from renderer.filterbank import read_filterbank
+from renderer.limiter import LOOKAHEAD_MS
 from renderer.render import render_file
 from renderer.upmix import DEFAULT_FRAME, LOW_LATENCY_FRAME
 from renderer_fixtures import ROOT, write_bank
 
 RATE, PERIOD, SECONDS = 48000, 256, 10.0
 DRIVERS = 5
+LOOKAHEAD = round(LOOKAHEAD_MS * RATE / 1000)  # the limiter's, in the renderer latency
 
 
 class Recorder:
@@ -109,7 +111,7 @@ def test_ten_seconds_on_jackd_equal_the_offline_render_with_no_late_cycle(
                                          proc.stdout).groups())
     assert mean < period_us / 4  # the worst case also counts the machine's stalls
     assert "starved periods: 0" in proc.stdout
-    lead = DEFAULT_FRAME - 1  # the upmix latency: silence first
+    lead = DEFAULT_FRAME - 1 + LOOKAHEAD  # the upmix and limiter latency: silence first
     assert f"latency: renderer {lead} + period {PERIOD}" in proc.stdout
     first = int(re.search(r"first rendered sample at JACK frame (\d+)", proc.stdout)[1])
     live = recorder.data[:, first - recorder.start_frame:]
@@ -169,7 +171,7 @@ def test_nan_in_the_file_stops_playback_with_exit_2(tmp_path, bank, jack_server)
 
 @pytest.mark.parametrize("case", ["no_server", "both_sources", "no_source", "missing_file",
                                   "rate", "channels", "block", "capture_without_live",
-                                  "osc_with_plain_bank"])
+                                  "volume_over_full_scale", "volume_nan", "bad_ladder"])
 def test_bad_input_exits_2_with_a_message(tmp_path, bank, case):
     song = stereo_file(tmp_path / "song.wav", 0.1)
     filters = ["--filters", str(bank[0])]
@@ -186,8 +188,11 @@ def test_bad_input_exits_2_with_a_message(tmp_path, bank, case):
         "block": ([str(song), *filters, "--block", "31"], ["block size", "32"]),
         "capture_without_live": ([str(song), *filters, "--capture", "auto"],
                                  ["--capture", "--live"]),
-        "osc_with_plain_bank": ([str(song), *filters, "--osc-port", "9000"],
-                                ["--osc-port", "plain filter bank", "tracked"]),
+        "volume_over_full_scale": ([str(song), *filters, "--volume-db", "3"],
+                                   ["--volume-db", "-90 to 0 dB", "got 3.0"]),
+        "volume_nan": ([str(song), *filters, "--volume-db", "nan"], ["--volume-db", "nan"]),
+        "bad_ladder": ([str(song), "--filters", str(_ladder_without_banks(tmp_path))],
+                       ["empty_ladder", "ladder.json", "*.npz"]),
     }[case]
     if case == "no_server" and not _jack_loads():
         pytest.skip("the JACK-Client module cannot load libjack (Debian package jackd2)")
@@ -196,6 +201,13 @@ def test_bad_input_exits_2_with_a_message(tmp_path, bank, case):
     assert "Traceback" not in err
     for word in words:
         assert word in err
+
+
+def _ladder_without_banks(tmp_path):
+    folder = tmp_path / "empty_ladder"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("no banks here\n")
+    return folder
 
 
 def _write(path, rate: int, channels: int):
@@ -228,7 +240,8 @@ def test_ctrl_c_stops_live_input_cleanly_with_the_report(bank, jack_server):
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "play.py"), "--live",
                              "--filters", str(bank[0]), "--server", jack_server,
                              "--capture", "auto", "--low-latency"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     banner = proc.stdout.readline()  # printed once the client is set up
     assert "Ctrl-C stops" in banner
     import jack
@@ -246,7 +259,7 @@ def test_ctrl_c_stops_live_input_cleanly_with_the_report(bank, jack_server):
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "(stopped by Ctrl-C)" in out
-    assert f"latency: renderer {LOW_LATENCY_FRAME - 1} + period" in out
+    assert f"latency: renderer {LOW_LATENCY_FRAME - 1 + LOOKAHEAD} + period" in out
 
 
 def _connected(client, port: str) -> bool:
@@ -287,19 +300,14 @@ def test_a_tracked_bank_plays_the_cell_of_the_pose(input_kind):
     assert live.latency == plain.latency and live.tail == plain.tail
 
 
-def test_a_tracked_bank_follows_osc_poses_on_jackd(tmp_path, jack_server):
-    """play.py with a tracked bank and --osc-port on the dummy server: poses sent over UDP
-    loopback while it plays are received and counted; malformed ones are not used."""
+def play_while_sending(argv: list[str], messages) -> subprocess.CompletedProcess:
+    """Run play.py with ``argv`` plus ``--osc-port`` on a free UDP port while a thread
+    sends ``messages(k)`` (a list of (address, value) for round k) to it every 50 ms."""
     import socket
     import threading
 
     from pythonosc.udp_client import SimpleUDPClient
-    from tracked_fixtures import synthetic_tracked_bank
 
-    from renderer.trackedbank import write_trackedbank
-
-    filters = write_trackedbank(tmp_path / "tracked.npz", synthetic_tracked_bank(n_taps=256))
-    song = stereo_file(tmp_path / "song.wav", 2.0)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -308,20 +316,94 @@ def test_a_tracked_bank_follows_osc_poses_on_jackd(tmp_path, jack_server):
     def send() -> None:
         client = SimpleUDPClient("127.0.0.1", port)
         deadline = time.monotonic() + 20.0  # bounded whatever happens to play.py
+        k = 0
         while not stop.is_set() and time.monotonic() < deadline:
-            client.send_message("/head/pose", [2.2, 0.1, 0.25, 0.0])
-            client.send_message("/head/pose", ["far", "away"])
+            for address, value in messages(k):
+                client.send_message(address, value)
+            k += 1
             time.sleep(0.05)
 
     sender = threading.Thread(target=send, daemon=True)
     sender.start()
     try:
-        proc = run_cli_subprocess("play", [str(song), "--filters", str(filters), "--server",
-                                           jack_server, "--osc-port", str(port)], timeout=60)
+        proc = run_cli_subprocess("play", [*argv, "--osc-port", str(port)], timeout=60)
     finally:
         stop.set()
         sender.join()
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_a_tracked_bank_follows_osc_poses_on_jackd(tmp_path, jack_server):
+    """play.py with a tracked bank and --osc-port on the dummy server: poses sent over UDP
+    loopback while it plays are received and counted; malformed ones are not used."""
+    from tracked_fixtures import synthetic_tracked_bank
+
+    from renderer.trackedbank import write_trackedbank
+
+    filters = write_trackedbank(tmp_path / "tracked.npz", synthetic_tracked_bank(n_taps=256))
+    song = stereo_file(tmp_path / "song.wav", 2.0)
+    proc = play_while_sending(
+        [str(song), "--filters", str(filters), "--server", jack_server],
+        lambda k: [("/head/pose", [2.2, 0.1, 0.25, 0.0]), ("/head/pose", ["far", "away"])])
     received, malformed = map(int, re.search(r"head poses: (\d+) received, (\d+) malformed",
                                              proc.stdout).groups())
     assert received > 10 and malformed > 10
+
+
+def test_a_ladder_follows_osc_volume_on_jackd_and_reports_the_limiter(tmp_path, jack_server):
+    """play.py with a ladder folder and --osc-port on the dummy server: /volume messages
+    sent while it plays move the volume across rung boundaries (a plain ladder: poses are
+    not needed for the port); the stop report gives the final volume, the rung changes,
+    and what the limiter did with its look-ahead."""
+    from ladder_fixtures import write_ladder_folder
+
+    folder, _ = write_ladder_folder(tmp_path / "ladder", n_taps=256)
+    song = stereo_file(tmp_path / "song.wav", 2.0)
+    volumes = [-30.0, -20.0, -10.0, 0.0]
+    proc = play_while_sending(
+        [str(song), "--filters", str(folder), "--server", jack_server, "--volume-db", "-40"],
+        lambda k: [("/volume", volumes[k % 4]), ("/volume", "loud")])
+    assert "rung 3 rung_24db.npz: headroom 24.00 dB, plays at volumes up to -27.01 dB" \
+        in proc.stdout
+    changes, malformed, rung_changes = map(int, re.search(
+        r"volume: -?[\d.]+ dB at the end, (\d+) changes \((\d+) malformed /volume messages\); "
+        r"rung \d of 4 at the end, (\d+) rung changes", proc.stdout).groups())
+    assert changes > 10 and malformed > 10 and rung_changes > 5
+    assert "head poses: " in proc.stdout and "(not used: a plain bank)" in proc.stdout
+    assert re.search(r"limiter: .*; look-ahead 96 samples \(2\.0 ms, in the "
+                     r"renderer latency\)", proc.stdout), proc.stdout
+
+
+def test_the_json_report_gives_the_volume_the_rungs_and_the_limiter(tmp_path, jack_server):
+    """--report with a ladder and OSC /volume (the merge of issue 17 into issue 19's
+    report): the JSON holds the stop report's volume, rung and limiter figures as printed,
+    and the renderer latency in it includes the limiter's look-ahead."""
+    import json
+
+    from ladder_fixtures import write_ladder_folder
+
+    folder, ladder = write_ladder_folder(tmp_path / "ladder", n_taps=256)
+    song = stereo_file(tmp_path / "song.wav", 2.0)
+    path = tmp_path / "run.json"
+    proc = play_while_sending(
+        [str(song), "--filters", str(folder), "--server", jack_server, "--volume-db", "-40",
+         "--report", str(path)],
+        lambda k: [("/volume", [-30.0, 0.0][k % 2]), ("/volume", "loud")])
+    report = json.loads(path.read_text())
+    final, changes, malformed, rung, rung_changes = re.search(
+        r"volume: (-?[\d.]+) dB at the end, (\d+) changes \((\d+) malformed /volume "
+        r"messages\); rung (\d) of 4 at the end, (\d+) rung changes", proc.stdout).groups()
+    assert report["volume"] == {"final_db": float(final), "changes": int(changes),
+                                "rejected": int(malformed)}
+    assert report["rung"]["final"] == int(rung) and report["rung"]["changes"] == int(rung_changes)
+    assert [r["file"] for r in report["rung"]["rungs"]] == [r.name for r in ladder.rungs]
+    assert report["rung"]["margin_db"] == pytest.approx(3.01, abs=1e-3)
+    limiter = report["limiter"]
+    assert limiter["lookahead_samples"] == LOOKAHEAD and limiter["lookahead_ms"] == 2.0
+    idle = re.search(r"limiter: idle", proc.stdout) is not None
+    assert (limiter["limited_samples"] == 0) == idle and (limiter["events"] == 0) == idle
+    assert limiter["seconds"] == pytest.approx(report["seconds"], abs=0.1)
+    renderer = DEFAULT_FRAME - 1 + int(ladder.manifest["latency_samples"]) + LOOKAHEAD
+    assert report["latency_samples"]["renderer"] == renderer
+    assert f"latency: renderer {renderer} + period" in proc.stdout

@@ -13,9 +13,12 @@ import pytest
 import soundfile as sf
 from scipy.signal import oaconvolve, resample_poly
 
+from ladder_fixtures import in_phase_sweep, music_noise, tracked_rung, write_ladder_folder
 from models import ear_transfer, load_array
+from renderer.ladder import write_ladder
 from renderer.upmix import upmix
 from renderer_fixtures import load_script, synthetic_bank, write_bank
+from tracked_fixtures import grid_cells
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 48000
@@ -97,11 +100,12 @@ def test_resample_matches_polyphase_resampling_then_filtering(tmp_path, bank, no
     assert np.max(np.abs(got - ref)) < 1e-5
 
 
-def test_peaks_over_full_scale_are_kept_and_reported(tmp_path, bank, noise, capsys):
+def test_without_the_limiter_peaks_over_full_scale_are_kept_and_reported(tmp_path, bank, noise,
+                                                                         capsys):
     path, fb = bank
     out = tmp_path / "out.wav"
     assert render(wav(tmp_path / "in.wav", noise), out, "--filters", path, "--input", "lrc",
-                  "--gain-db", "40", "--quiet") == 0
+                  "--gain-db", "40", "--no-limiter", "--quiet") == 0
     got = read(out)
     peak_db = 20 * np.log10(np.max(np.abs(got)))
     assert peak_db > 6.0  # float output: nothing clipped
@@ -109,7 +113,7 @@ def test_peaks_over_full_scale_are_kept_and_reported(tmp_path, bank, noise, caps
     assert f"{peak_db:.1f} dB over full scale" in err and f"--gain-db {40 - peak_db:.1f}" in err
     pcm = tmp_path / "pcm.wav"
     assert render(tmp_path / "in.wav", pcm, "--filters", path, "--input", "lrc",
-                  "--gain-db", "40", "--subtype", "PCM_16", "--quiet") == 2
+                  "--gain-db", "40", "--subtype", "PCM_16", "--no-limiter", "--quiet") == 2
     assert "would clip" in " ".join(capsys.readouterr().err.split()) and not pcm.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fb.npz", "in.wav", "out.wav"]
 
@@ -198,3 +202,85 @@ def test_renderer_and_render_script_never_import_jax(tmp_path, bank, noise):
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "o.wav").exists()
+
+
+@pytest.fixture(scope="module")
+def ladder_folder(tmp_path_factory):
+    return write_ladder_folder(tmp_path_factory.mktemp("render_ladder") / "ladder", n_taps=300)
+
+
+@pytest.mark.parametrize("volume, rung", [(-30.0, 3), ("top", 1), ("above", 0), (0.0, 0)])
+def test_a_ladder_plays_the_rung_that_fits_the_volume(tmp_path, ladder_folder, noise, volume,
+                                                       rung, capsys):
+    """lrc input (margin 0): rung k plays up to volume -H_k; just above rung 1's top (the
+    next float) rung 0 plays. The feeds are SciPy's of that rung at the volume's gain."""
+    folder, ladder = ladder_folder
+    top = -ladder.rungs[1].headroom_db
+    volume = {"top": top, "above": float(np.nextafter(top, 0.0))}.get(volume, volume)
+    assert render(wav(tmp_path / "in.wav", noise * 0.1), tmp_path / "out.wav", "--filters",
+                  folder, "--input", "lrc", "--volume-db", repr(volume), "--quiet") == 0
+    got = read(tmp_path / "out.wav")
+    want = reference(noise.astype(np.float32) * 0.1, ladder.rungs[rung].bank.taps)
+    assert np.max(np.abs(got - want * 10 ** (volume / 20))) < 1e-5
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"played rung {rung} {ladder.rungs[rung].name}" in out and "limiter: idle" in out
+
+
+def test_an_idle_limiter_changes_no_sample(tmp_path, ladder_folder, capsys):
+    """Stereo music-like noise at -25 dB, under full scale everywhere: the render with the
+    limiter is the render without it, bit for bit (its look-ahead is compensated)."""
+    folder, _ = ladder_folder
+    song = wav(tmp_path / "in.wav", music_noise(RATE, 1.0))
+    outputs = []
+    for name, flags in (("on.wav", []), ("off.wav", ["--no-limiter"])):
+        assert render(song, tmp_path / name, "--filters", folder, "--volume-db", "-25",
+                      "--block", "256", "--quiet", *flags) == 0
+        outputs.append(read(tmp_path / name))
+    assert np.array_equal(outputs[0], outputs[1]) and np.max(np.abs(outputs[0])) < 1.0
+    assert "limiter: idle" in capsys.readouterr().out
+
+
+def test_the_limiter_keeps_a_loud_render_within_full_scale_even_in_pcm(tmp_path, ladder_folder,
+                                                                      capsys):
+    """A 0 dBFS in-phase sweep at 0 dB volume: the lowest rung (6 dB) plays and the feeds
+    would go 2 dB over full scale; limited they peak at most at full scale, so a 16-bit
+    render is written, and the summary says how often and how deep the limiter acted."""
+    folder, _ = ladder_folder
+    song = wav(tmp_path / "in.wav", in_phase_sweep(RATE, 1.0))
+    assert render(song, tmp_path / "raw.wav", "--filters", folder, "--no-limiter",
+                  "--quiet") == 0
+    raw_peak = np.max(np.abs(read(tmp_path / "raw.wav")))
+    assert raw_peak > 1.1
+    capsys.readouterr()
+    assert render(song, tmp_path / "pcm.wav", "--filters", folder, "--subtype", "PCM_16",
+                  "--quiet") == 0
+    assert np.max(np.abs(read(tmp_path / "pcm.wav"))) <= 1.0
+    out = " ".join(capsys.readouterr().out.split())
+    depth = 20 * np.log10(raw_peak)
+    assert "limiter: acted 1 time(s)" in out
+    assert f"deepest gain reduction {depth:.1f} dB" in out
+
+
+def test_a_ladder_of_tracked_banks_plays_the_cell_of_the_pose_in_the_rung_of_the_volume(
+        tmp_path, capsys):
+    """With --poses, the cell nearest the (constant) pose of the rung that fits; without,
+    the nominal cell of that rung."""
+    cells = grid_cells(lateral_m=(-0.05, 0.0, 0.05), distance_m=(2.0,))
+    banks = [tracked_rung(h, cells, seed=k, n_taps=96) for k, h in enumerate((8.0, 20.0))]
+    folder = tmp_path / "tracked"
+    folder.mkdir()
+    write_ladder(folder, [(f"t{k}.npz", b) for k, b in enumerate(banks)])
+    x = np.random.default_rng(9).uniform(-0.5, 0.5, (3, 3000))
+    poses = tmp_path / "p.csv"
+    poses.write_text("time_s,x,y,z,yaw_deg\n0,2.0,-0.05,0.25,0\n")
+    song = wav(tmp_path / "in.wav", x)
+    for volume, extra, rung, cell in (("-25", ["--poses", poses], 1, 0),
+                                      ("-5", ["--poses", poses], 0, 0),
+                                      ("-25", [], 1, banks[1].nominal_cell)):
+        assert render(song, tmp_path / "out.wav", "--filters", folder, "--input", "lrc",
+                      "--volume-db", volume, "--quiet", *extra) == 0
+        want = reference(x.astype(np.float32), banks[rung].taps[cell]) * 10 ** (int(volume) / 20)
+        assert np.max(np.abs(read(tmp_path / "out.wav") - want)) < 1e-5
+        out = capsys.readouterr().out
+        assert f"played rung {rung} t{rung}.npz" in out
+        assert ("nominal cell" in out) == (not extra)

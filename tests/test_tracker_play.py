@@ -135,7 +135,8 @@ def test_play_exits_when_the_server_stalls(tmp_path, stalling_server):
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "play.py"), "--live",
                              "--filters", str(filters), "--server", name, "--report",
                              str(tmp_path / "run.json")],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # no terminal: no keys read
     assert "Ctrl-C stops" in proc.stdout.readline()
     time.sleep(1.0)  # playing
     os.kill(server.pid, signal.SIGSTOP)
