@@ -8,11 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from models import Array
 from common.errors import InputError
+from models import Array
 from optim.config import TrainConfig
-
-LADDER_FORMAT, LADDER_VERSION = "soundstage.ladder", 1
 
 
 def parse_budgets(text: str) -> list[float]:
@@ -39,7 +37,7 @@ def main_ladder(args, array: Array, config: TrainConfig, out: Path, measured) ->
     from optim.loop import fingerprint
     from optim.problem import build_problem
     from renderer.export import headroom_db
-    from renderer.filterbank import write_filterbank
+    from renderer.ladder import write_ladder
 
     budgets = parse_budgets(args.ladder)
     if args.tracked:
@@ -62,7 +60,7 @@ def main_ladder(args, array: Array, config: TrainConfig, out: Path, measured) ->
     say(f"train.py: held-out evaluation of {len(rungs)} learned and least-squares rungs ...")
     judged = judge_banks(array, config, [bank for rung in rungs for bank in (
         (rung.taps, rung.ctc_taps), (rung.least_squares.taps, rung.least_squares.ctc_taps))])
-    figures, index = [], []
+    figures, banks = [], []
     for rung, learned, baseline in zip(rungs, judged[::2], judged[1::2]):
         metrics = judged_metrics(learned, baseline, list(config.plant.driver_models))
         metrics.update(budget_db=rung.budget_db, headroom_db=headroom_db(rung.taps),
@@ -73,15 +71,12 @@ def main_ladder(args, array: Array, config: TrainConfig, out: Path, measured) ->
                     "fingerprint": fingerprint(rung.config),
                     "final_loss": rung.run.history[-1] if rung.run.history else {},
                     "plants": list(problem.plant_labels), "ladder_budgets_db": budgets}
-        name = f"{rung_name(rung.budget_db)}.npz"
-        write_filterbank(out / name, make_filterbank(array, rung.config, rung.taps,
-                                                     rung.ctc_taps, metrics, training,
-                                                     problem.virtual_source))
-        index.append({"file": name, "headroom_db": metrics["headroom_db"],
-                      "budget_db": rung.budget_db})
+        banks.append((f"{rung_name(rung.budget_db)}.npz", make_filterbank(
+            array, rung.config, rung.taps, rung.ctc_taps, metrics, training,
+            problem.virtual_source)))
         figures.append(RungFigures(rung.budget_db, least_favourable(learned),
                                    least_favourable(baseline)))
-    write_index(out / "ladder.json", array.name, index)
+    write_ladder(out, banks, [rung.budget_db for rung in rungs])
     write_pareto(out, figures)
     for rung in rungs:  # the ladder is complete: its checkpoints are spent
         (checkpoints / f"{rung_name(rung.budget_db)}.ckpt.npz").unlink(missing_ok=True)
@@ -91,14 +86,3 @@ def main_ladder(args, array: Array, config: TrainConfig, out: Path, measured) ->
           f"({time.monotonic() - t0:.1f} s)")
     return 0
 
-
-def write_index(path: Path, array_name: str, rungs: list[dict]) -> None:
-    """The folder's ``ladder.json`` (docs/renderer.md): rungs in ascending headroom."""
-    import json
-
-    from common.atomic import atomic_output
-
-    body = {"format": LADDER_FORMAT, "version": LADDER_VERSION, "array": array_name,
-            "rungs": sorted(rungs, key=lambda r: r["headroom_db"])}
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(body, indent=2) + "\n")

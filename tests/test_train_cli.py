@@ -148,8 +148,9 @@ def ladder_run(tmp_path_factory):
 
 def test_ladder_writes_plain_rungs_in_headroom_order_with_index_and_pareto(ladder_run):
     """Each rung is a complete plain bank whose manifest states the headroom its taps need
-    (recomputed here) within its budget; the index lists them in ascending headroom;
-    the Pareto table on stdout and in pareto.md holds every rung beside least squares."""
+    (recomputed here) within its budget; the index lists them in ascending headroom and the
+    renderer reads the folder as that ladder; the Pareto table on stdout and in pareto.md
+    holds every rung beside least squares."""
     import json
 
     from renderer.export import headroom_db
@@ -171,6 +172,11 @@ def test_ladder_writes_plain_rungs_in_headroom_order_with_index_and_pareto(ladde
     assert sorted(p.name for p in out.iterdir()) == ["ladder.json", "pareto.csv", "pareto.md",
                                                      "pareto.png", "rung_06db.npz",
                                                      "rung_12db.npz"]
+    from renderer.ladder import read_ladder
+
+    ladder = read_ladder(out)
+    assert [r.headroom_db for r in ladder.rungs] == pytest.approx(
+        [r["headroom_db"] for r in index["rungs"]])
     table = (out / "pareto.md").read_text()
     assert table.strip().split("\n\n")[0] in proc.stdout
     assert "6 dB rung" in table and "12 dB rung" in table
