@@ -14,16 +14,28 @@ import numpy as np
 from jack_server import close_client
 
 from models import Array
-from models.plant_sofa_write import model_ears
+from models.plant_sofa_write import model_ears, model_farfield
 
 
 def known_firs(array: Array, head_m, sample_rate_hz: int = 48000) -> np.ndarray:
     """(2, D, N) driver-to-ear FIRs of the model for one head (facing the device), made
-    DC-free like every loudspeaker: each FIR minus its sum times a Hann window centred on
-    its peak (normalised to sum 1). A sweep from 20 Hz measures from 40 Hz up; this leaves
-    at most -50 dB of each FIR's energy below 40 Hz (about -20 dB without it)."""
+    DC-free like every loudspeaker (:func:`dc_free`)."""
     firs = model_ears(array, sample_rate_hz, np.asarray(head_m, float)[None]).ir[0]  # (2, N, D)
-    firs = firs.transpose(0, 2, 1).copy()
+    return dc_free(firs.transpose(0, 2, 1))
+
+
+def known_farfield_firs(array: Array, azimuths_deg, radius_m: float,
+                        sample_rate_hz: int = 48000) -> np.ndarray:
+    """(R, D, N) driver FIRs of the model at microphones on a circle, DC-free."""
+    firs = model_farfield(array, sample_rate_hz, azimuths_deg, radius_m).ir  # (R, N, D)
+    return dc_free(firs.transpose(0, 2, 1))
+
+
+def dc_free(firs: np.ndarray) -> np.ndarray:
+    """FIRs (..., N) each minus its sum times a Hann window centred on its peak (normalised
+    to sum 1). A sweep from 20 Hz measures from 40 Hz up; this leaves at most -50 dB of
+    each FIR's energy below 40 Hz (about -20 dB without it)."""
+    firs = np.array(firs, dtype=float)
     for fir in firs.reshape(-1, firs.shape[-1]):
         peak = int(np.argmax(np.abs(fir)))
         half = min(peak, fir.size - 1 - peak)
@@ -54,6 +66,14 @@ class JackPlant:
         self.loop_out = self.client.outports.register("loop_out")
         self.client.set_process_callback(self._process)
         self.client.activate()
+
+    def use(self, firs: np.ndarray) -> None:
+        """Filter with other FIRs of the same shape from the next cycle on (a microphone
+        moved to another place)."""
+        spectra = np.fft.rfft(np.asarray(firs, dtype=float), self._n_fft, axis=-1)
+        if spectra.shape != self._spectra.shape:
+            raise ValueError(f"use: expected FIRs of shape {self.firs.shape}")
+        self.firs, self._spectra = np.asarray(firs, dtype=float), spectra
 
     def port_names(self) -> tuple[list[str], list[str], list[str]]:
         """Driver inputs, ear outputs and the (output, input) loopback pair, full names."""
