@@ -24,7 +24,6 @@ from common.errors import InputError
 from common.poses import nearest_cells
 from device.playrec import PlayRecord
 from device.verification import bank_feeds, verify_inputs
-from evaluation import plots
 from evaluation.verification import (BAND_CENTRES_HZ, band_powers, fft_size,
                                      levels_re_on_axis_db, predicted_ears,
                                      predicted_microphones, predicted_spectra,
@@ -122,7 +121,9 @@ def verify(args: argparse.Namespace) -> int:
         with atomic_output(args.report) as tmp:
             tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     if args.plot is not None:
-        plots.save_png(_plot(report, args.far_field), args.plot)
+        from evaluation.plots import save_png  # matplotlib: loaded only for a plot
+
+        save_png(_plot(report, args.far_field), args.plot)
     print(_table(report, args.far_field))
     print(f"verified in {seconds:.1f} s" + "".join(
         f"; wrote {path}" for path in (args.report, args.plot) if path is not None))
@@ -242,8 +243,10 @@ def _plot(report: dict, far_field: bool):
     curves, unit = _curves(report, far_field)
     where = (f"azimuths {', '.join(f'{a:g}' for a in report['azimuths_deg'])} deg" if far_field
              else f"pose {', '.join(f'{v:g}' for v in report['pose'])}")
-    return plots.delivered_vs_predicted(np.array(report["bands_hz"]), curves, unit,
-                                        f"{report['bank']}: {where}")
+    from evaluation.plots import delivered_vs_predicted
+
+    return delivered_vs_predicted(np.array(report["bands_hz"]), curves, unit,
+                                  f"{report['bank']}: {where}")
 
 
 def _table(report: dict, far_field: bool) -> str:

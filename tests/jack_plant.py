@@ -46,12 +46,16 @@ def dc_free(firs: np.ndarray) -> np.ndarray:
 
 
 class JackPlant:
-    """``firs`` (E, D, N): FIR from driver d to ear e. ``server``: JACK server name."""
+    """``firs`` (E, D, N): FIR from driver d to ear e. ``server``: JACK server name.
+    ``noise_dbfs``: white noise of this RMS level added at every ear (None: none)."""
 
-    def __init__(self, firs: np.ndarray, server: str, name: str = "plant"):
+    def __init__(self, firs: np.ndarray, server: str, name: str = "plant",
+                 noise_dbfs: float | None = None):
         import jack
 
         self.firs = np.asarray(firs, dtype=float)
+        self._noise = 0.0 if noise_dbfs is None else 10 ** (noise_dbfs / 20)
+        self._rng = np.random.default_rng(0)
         self.server = server
         n_ears, n_drivers, n_taps = self.firs.shape
         self.client = jack.Client(name, servername=server, no_start_server=True)
@@ -90,6 +94,9 @@ class JackPlant:
             history[d, self._keep:self._keep + frames] = port.get_array()
         spectrum = np.fft.rfft(history[:, :self._keep + frames], self._n_fft, axis=-1)
         out = np.fft.irfft(np.einsum("edk,dk->ek", self._spectra, spectrum), self._n_fft)
+        if self._noise:
+            out[:, self._keep:self._keep + frames] += self._noise * self._rng.standard_normal(
+                (out.shape[0], frames))
         for e, port in enumerate(self.ears):
             port.get_array()[:] = out[e, self._keep:self._keep + frames]
         self.loop_out.get_array()[:] = self.loop_in.get_array()
