@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Bring impulse responses measured with other tools (REW, ARTA, ...) in as a measured
-plant: mono WAV files and a CSV table naming each file's pose or azimuth, driver and ear.
+"""Import impulse responses measured with other tools (REW, ARTA) as a measured plant.
+
+Mono WAV files and a CSV table naming each file's pose or azimuth, driver and ear:
 
     python scripts/import_irs.py IRS.csv --array studio --out ears.sofa [--sample-rate HZ]
 

@@ -95,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "tracked bank plays the cell nearest --pose")
     verify.add_argument("--plant", type=Path, metavar="SOFA",
                         help="the measured plant that predicts: ears.sofa (the pose nearest "
-                        "--pose) or, with --far-field, farfield.sofa (default: the bank's own "
-                        "model: its array, the sphere head, the array's driver model)")
+                        "--pose) or, with --far-field, farfield.sofa; without it the bank's "
+                        "own model predicts (its array, the sphere head, the array's driver "
+                        "model)")
     verify.add_argument("--report", type=Path, metavar="FILE.json",
                         help="write every figure, delivered and predicted, as JSON")
     verify.add_argument("--plot", type=Path, metavar="FILE.png",
