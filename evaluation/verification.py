@@ -44,7 +44,7 @@ def band_powers(spectra: np.ndarray, sample_rate_hz: float, n_fft: int) -> np.nd
     return np.abs(spectra) ** 2 @ inside.T.astype(float)
 
 
-def delivered_spectra(responses: np.ndarray, sample_rate_hz: float, n_fft: int) -> np.ndarray:
+def delivered_spectra(responses: np.ndarray, n_fft: int) -> np.ndarray:
     """(R, I, K) spectra of measured responses (R, I, N)."""
     return np.fft.rfft(responses, n_fft, axis=-1)
 

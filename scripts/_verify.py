@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from _measure_options import (check_sweep_options, far_field_place, loopback_ports,
@@ -24,8 +25,8 @@ from common.errors import InputError
 from common.poses import nearest_cells
 from device.playrec import PlayRecord
 from device.verification import bank_feeds, verify_inputs
-from evaluation.verification import (BAND_CENTRES_HZ, band_powers, fft_size,
-                                     levels_re_on_axis_db, predicted_ears,
+from evaluation.verification import (BAND_CENTRES_HZ, band_powers, delivered_spectra,
+                                     fft_size, levels_re_on_axis_db, predicted_ears,
                                      predicted_microphones, predicted_spectra,
                                      separation_bands_db)
 from models import Array, load_array
@@ -35,6 +36,22 @@ from renderer.sinesweep import Sweep, exponential_sweep
 from renderer.trackedbank import TrackedBank, read_bank
 
 EAR_INPUTS = ["left_ear", "right_ear"]
+MAX_POSE_DISTANCE = 0.02  # a plant's nearest pose farther than this from --pose: a warning
+MAX_AZIMUTH_GAP_DEG = 1.0  # and its nearest microphone farther than this from an azimuth
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What plays and what predicts: the bank inputs' ``filters`` (I, D, N) and ``names``,
+    the driver responses (R, N', D) at the R microphones that predict, their source, and
+    in the far field the places (0 deg first) and the radius (None if the plant gives it)."""
+
+    filters: np.ndarray
+    names: list[str]
+    plant_ir: np.ndarray
+    source: dict
+    places: np.ndarray | None = None
+    radius: float | None = None
 
 
 def verify(args: argparse.Namespace) -> int:
@@ -51,29 +68,12 @@ def verify(args: argparse.Namespace) -> int:
     array = _array(args, bank)
     fs = bank.sample_rate
     outputs, mics = ports(args.outputs, "--outputs"), ports(args.inputs, "--inputs")
-    loopback = loopback_ports(args.loopback)
     if len(outputs) != len(array.drivers):
         raise InputError(f"--outputs: the bank drives {len(array.drivers)} drivers "
                          f"({', '.join(d.name for d in array.drivers)}), got {len(outputs)} "
                          f"ports")
-    if args.far_field:
-        angles, radius = far_field_place(args.azimuth, args.radius, many=True,
-                                         radius_needed=args.plant is None)
-        places = np.array([0.0, *angles])
-        if len(mics) not in (1, places.size):
-            raise InputError(f"--inputs: expected one microphone (moved from place to place) "
-                             f"or {places.size} (one per place: on-axis, then "
-                             f"{', '.join(f'{a:g}' for a in angles)} deg), got {len(mics)}")
-        far = read_farfield_sofa(args.plant, array) if args.plant else None
-        plant_ir, source = predicted_microphones(array, fs, places, radius, far)
-        filters, names = bank.taps[2:3], ["C"]
-    else:
-        if len(mics) != 2:
-            raise InputError(f"--inputs: expected 2 ports (left ear, right ear), got {len(mics)}")
-        ears = read_ears_sofa(args.plant, array, min_poses=1) if args.plant else None
-        assert pose is not None  # parse_pose raised for ears without a pose
-        plant_ir, source = predicted_ears(array, fs, pose, ears)
-        filters, names = bank.ctc_taps, EAR_INPUTS
+    plan = _far_field_plan(args, bank, array, mics) if args.far_field else \
+        _ears_plan(args, bank, array, mics, pose)
     for path in (args.report, args.plot):
         if path is not None:
             check_output_dir(path)
@@ -82,39 +82,18 @@ def verify(args: argparse.Namespace) -> int:
     n_taps = bank.taps.shape[-1]
     n_samples = n_taps + int(round(args.ir_ms * 1e-3 * fs))
     _check_window(sweep, n_samples, n_taps, args)
-    feeds = bank_feeds(sweep, filters, names, [d.name for d in array.drivers])
-
-    with PlayRecord(outputs + ([loopback[0]] if loopback else []),
-                    mics + ([loopback[1]] if loopback else []), server=args.server) as audio:
-        if audio.sample_rate_hz != fs:
-            raise InputError(f"{args.verify}: the bank runs at {fs} Hz, but the JACK server "
-                             f"runs at {audio.sample_rate_hz} Hz; run it at the bank's rate")
-        latency, how = round_trip(audio, loopback, len(outputs), len(mics))
-        options = dict(input_names=names, n_samples=n_samples,
-                       repeats=args.repeats, tail_samples=int(round(args.tail_ms * 1e-3 * fs)),
-                       loopback=loopback, progress=lambda line: print(line, file=sys.stderr))
-        print(f"verifying {args.verify}: {len(names)} input(s) x {args.repeats} sweep(s) of "
-              f"{args.sweep_seconds:g} s at {fs} Hz on {len(outputs)} drivers at once",
-              file=sys.stderr)
-        reported = None if latency is None else latency.max(axis=0)  # (mics,)
-        moving = args.far_field and len(mics) == 1
-        runs = []
-        for place in (places if moving else [None]):
-            if place is not None:
-                _wait(f"place the microphone at azimuth {place:g} deg"
-                      f"{f', {radius:g} m from the device' if radius else ''}, then press Enter")
-            runs.append(verify_inputs(audio.play_record, sweep, feeds, mic_names=mics,
-                                      latency=reported, **options))
+    feeds = bank_feeds(sweep, plan.filters, plan.names, [d.name for d in array.drivers])
+    runs, how = _play(args, plan, sweep, feeds, outputs, mics, n_samples)
     delivered = np.concatenate([run.ir for run in runs]).transpose(0, 2, 1)  # (mics, I, n)
     seconds = time.monotonic() - started
-    n_fft = fft_size(fs, max(delivered.shape[-1], plant_ir.shape[1] + n_taps - 1))
-    got = np.fft.rfft(delivered, n_fft, axis=-1)
-    want = predicted_spectra(plant_ir, filters, n_fft)
+    n_fft = fft_size(fs, max(delivered.shape[-1], plan.plant_ir.shape[1] + n_taps - 1))
+    got = delivered_spectra(delivered, n_fft)
+    want = predicted_spectra(plan.plant_ir, plan.filters, n_fft)
     report = {"bank": str(args.verify), "cell": cell, "sample_rate": fs,
-              "bands_hz": np.round(BAND_CENTRES_HZ, 1).tolist(), "predicted_from": source,
+              "bands_hz": np.round(BAND_CENTRES_HZ, 1).tolist(), "predicted_from": plan.source,
               "measurement": _measurement(args, runs, how, seconds)}
-    if args.far_field:
-        report.update(_beam_figures(places[1:], got, want, fs, n_fft))
+    if plan.places is not None:
+        report.update(_beam_figures(plan.places[1:], got, want, fs, n_fft))
     else:
         report.update(_ear_figures(pose, got, want, fs, n_fft))
     if args.report is not None:
@@ -128,6 +107,73 @@ def verify(args: argparse.Namespace) -> int:
     print(f"verified in {seconds:.1f} s" + "".join(
         f"; wrote {path}" for path in (args.report, args.plot) if path is not None))
     return 0
+
+
+def _ears_plan(args: argparse.Namespace, bank: FilterBank, array: Array, mics: list[str],
+               pose: np.ndarray | None) -> _Plan:
+    """The binaural inputs through ``ctc_taps``, predicted at the pose."""
+    if len(mics) != 2:
+        raise InputError(f"--inputs: expected 2 ports (left ear, right ear), got {len(mics)}")
+    assert pose is not None  # parse_pose raised for ears without a pose
+    ears = read_ears_sofa(args.plant, array, min_poses=1) if args.plant else None
+    plant_ir, source = predicted_ears(array, bank.sample_rate, pose, ears)
+    if source.get("pose_distance", 0.0) > MAX_POSE_DISTANCE:
+        print(f"warning: {args.plant} has no pose within {MAX_POSE_DISTANCE * 100:g} cm "
+              f"(1 cm per deg of yaw) of --pose; the nearest, {source['pose']}, predicts",
+              file=sys.stderr)
+    return _Plan(bank.ctc_taps, EAR_INPUTS, plant_ir, source)
+
+
+def _far_field_plan(args: argparse.Namespace, bank: FilterBank, array: Array,
+                    mics: list[str]) -> _Plan:
+    """The C channel through its row of ``taps``, on-axis and at each azimuth."""
+    angles, radius = far_field_place(args.azimuth, args.radius, many=True,
+                                     radius_needed=args.plant is None)
+    places = np.array([0.0, *angles])
+    if len(mics) not in (1, places.size):
+        raise InputError(f"--inputs: expected one microphone (moved from place to place) "
+                         f"or {places.size} (one per place: on-axis, then "
+                         f"{', '.join(f'{a:g}' for a in angles)} deg), got {len(mics)}")
+    far = read_farfield_sofa(args.plant, array) if args.plant else None
+    plant_ir, source = predicted_microphones(array, bank.sample_rate, places, radius, far)
+    if far is not None:
+        off = np.abs((np.array(source["azimuths_deg"]) - places + 180.0) % 360.0 - 180.0)
+        if off.max() > MAX_AZIMUTH_GAP_DEG:
+            print(f"warning: {args.plant} has no microphone within {MAX_AZIMUTH_GAP_DEG:g} "
+                  f"deg of {places[np.argmax(off)]:g} deg; the nearest predicts",
+                  file=sys.stderr)
+        radius = radius or float(far.radius_m[0])
+    return _Plan(bank.taps[2:3], ["C"], plant_ir, source, places, radius)
+
+
+def _play(args: argparse.Namespace, plan: _Plan, sweep: Sweep, feeds: list[np.ndarray],
+          outputs: list[str], mics: list[str], n_samples: int) -> tuple[list, str]:
+    """The measurements (one per microphone place when one microphone moves, else one)
+    and how the latency was found."""
+    loopback = loopback_ports(args.loopback)
+    with PlayRecord(outputs + ([loopback[0]] if loopback else []),
+                    mics + ([loopback[1]] if loopback else []), server=args.server) as audio:
+        if audio.sample_rate_hz != sweep.sample_rate_hz:
+            raise InputError(f"{args.verify}: the bank runs at {sweep.sample_rate_hz} Hz, but "
+                             f"the JACK server runs at {audio.sample_rate_hz} Hz; run it at "
+                             f"the bank's rate")
+        latency, how = round_trip(audio, loopback, len(outputs), len(mics))
+        print(f"verifying {args.verify}: {len(plan.names)} input(s) x {args.repeats} "
+              f"sweep(s) of {args.sweep_seconds:g} s at {sweep.sample_rate_hz} Hz on "
+              f"{len(outputs)} drivers at once", file=sys.stderr)
+        moving = plan.places is not None and len(mics) == 1
+        runs = []
+        for place in (plan.places if moving else [None]):
+            if place is not None:
+                _wait(f"place the microphone at azimuth {place:g} deg, {plan.radius:g} m "
+                      f"from the device, then press Enter")
+            runs.append(verify_inputs(
+                audio.play_record, sweep, feeds, input_names=plan.names, mic_names=mics,
+                n_samples=n_samples, repeats=args.repeats,
+                tail_samples=int(round(args.tail_ms * 1e-3 * sweep.sample_rate_hz)),
+                latency=None if latency is None else latency.max(axis=0), loopback=loopback,
+                progress=lambda line: print(line, file=sys.stderr)))
+    return runs, how
 
 
 def _bank(args: argparse.Namespace, pose: np.ndarray | None) -> tuple[FilterBank, dict | None]:
