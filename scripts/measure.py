@@ -9,9 +9,9 @@ on it (--verify).
         [--append]
     python scripts/measure.py --array studio --far-field --azimuth DEG --radius M \\
         --out farfield.sofa --outputs ... --inputs MIC_PORT [--append]
-    python scripts/measure.py --verify BANK.npz --pose X,Y,Z,YAW --outputs ... \
+    python scripts/measure.py --verify BANK.npz --pose X,Y,Z,YAW --outputs ... \\
         --inputs LEFT,RIGHT [--plant ears.sofa] [--report VERIFY.json] [--plot VERIFY.png]
-    python scripts/measure.py --verify BANK.npz --far-field --azimuth 90,-90 --radius M \
+    python scripts/measure.py --verify BANK.npz --far-field --azimuth 90,-90 --radius M \\
         --outputs ... --inputs MIC_PORT [--plant farfield.sofa] [--report ...]
 
 Each driver in turn plays an exponential sine sweep on its port; the microphones are
