@@ -22,7 +22,7 @@ import numpy as np
 
 from common.poses import nearest_cells, pose_distance, pose_views, poses_of
 from evaluation.metrics import db_power
-from models._array import Array
+from models import Array
 from models.measured_plants import resample_plant
 from models.plant_sofa import MeasuredEars, MeasuredFarfield
 from models.plant_sofa_write import model_ears, model_farfield
