@@ -1,6 +1,7 @@
 """A real JACK server for tests: ``jackd`` on its dummy backend (no sound card needed).
 
-Use from a test module with ``from jack_server import jack_server, jack_server_factory  # noqa``.
+tests/conftest.py makes them fixtures of every test module; a module that imported them
+itself would get servers of its own.
 
 - ``jack_server``: session fixture, the name of a server at 48 kHz, period 256.
 - ``jack_server_factory``: session fixture, ``make(period=256, rate=48000, realtime=False,

@@ -18,7 +18,6 @@ from scipy.signal import fftconvolve
 
 from bad_inputs import run_cli as _run_cli
 from jack_plant import JackPlant, dc_free, known_farfield_firs, known_firs
-from jack_server import jack_server, jack_server_factory  # noqa: F401 (fixtures)
 from renderer_fixtures import synthetic_bank
 from common.poses import pose_views
 from models import load_array
@@ -101,7 +100,7 @@ def _independent_separation(firs: np.ndarray, ctc_taps: np.ndarray) -> np.ndarra
     return np.array(out)
 
 
-def test_delivered_separation_matches_the_known_plant(tmp_path, jack_server,  # noqa: F811
+def test_delivered_separation_matches_the_known_plant(tmp_path, jack_server,
                                                       ear_firs, files):
     plant = JackPlant(ear_firs, jack_server)
     try:
@@ -130,7 +129,7 @@ def test_delivered_separation_matches_the_known_plant(tmp_path, jack_server,  # 
     assert len(by_plant["bands_hz"]) == 11 and by_plant["bands_hz"][0] == 500.0
 
 
-def test_a_moved_head_shows_as_a_gap(tmp_path, jack_server, studio, files):  # noqa: F811
+def test_a_moved_head_shows_as_a_gap(tmp_path, jack_server, studio, files):
     """The device measured 10 cm to the side of the pose its prediction is for: the gap
     says so (a comparison that cannot fail would pass here)."""
     plant = JackPlant(known_firs(studio, HEAD + [0.0, 0.1, 0.0]), jack_server)
@@ -144,7 +143,7 @@ def test_a_moved_head_shows_as_a_gap(tmp_path, jack_server, studio, files):  # n
     assert gap.max() > 3.0
 
 
-def test_tracked_bank_plays_the_cell_nearest_the_pose(tmp_path, jack_server,  # noqa: F811
+def test_tracked_bank_plays_the_cell_nearest_the_pose(tmp_path, jack_server,
                                                       ear_firs, files):
     """Cell 1 (nearest the pose) has the binaural inputs swapped: its delivered separation
     is negative, and predicted alike, as the prediction is of the cell played."""
@@ -169,7 +168,7 @@ def test_tracked_bank_plays_the_cell_nearest_the_pose(tmp_path, jack_server,  # 
     assert abs(figures["delivered_separation_db"] - figures["predicted_separation_db"]) <= 0.5
 
 
-def test_far_field_C_level_matches_the_known_plant(tmp_path, jack_server, files,  # noqa: F811
+def test_far_field_C_level_matches_the_known_plant(tmp_path, jack_server, files,
                                                    monkeypatch):
     """Three microphones at once, then one microphone moved (a prompt waits for Enter
     between places): the C level at +-90 deg re on-axis within 1 dB of the prediction."""
@@ -210,7 +209,7 @@ def test_far_field_C_level_matches_the_known_plant(tmp_path, jack_server, files,
                                by_plant["delivered_level_db"]["90"], atol=0.05)
 
 
-def test_level_checks_stop_before_anything_is_written(tmp_path, jack_server,  # noqa: F811
+def test_level_checks_stop_before_anything_is_written(tmp_path, jack_server,
                                                       ear_firs, monkeypatch):
     report = tmp_path / "verify.json"
     loud = JackPlant(ear_firs * 60.0, jack_server)
