@@ -22,6 +22,18 @@ def pose_yaw_deg(positions_m: np.ndarray, views: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(cross, np.sum(toward * look, axis=1)))
 
 
+def pose_views(positions_m: np.ndarray, yaw_deg: np.ndarray) -> np.ndarray:
+    """(M, 3) levelled facing directions of heads at positions (M, 3) with yaw (M,) in
+    degrees: the horizontal direction toward the device centre turned counter-clockwise
+    by the yaw (the inverse of :func:`pose_yaw_deg`)."""
+    toward = -np.asarray(positions_m, dtype=float)[:, :2]
+    toward = toward / np.linalg.norm(toward, axis=1, keepdims=True)
+    turn = np.deg2rad(np.asarray(yaw_deg, dtype=float))
+    cos, sin = np.cos(turn), np.sin(turn)
+    return np.column_stack([toward[:, 0] * cos - toward[:, 1] * sin,
+                            toward[:, 0] * sin + toward[:, 1] * cos, np.zeros_like(turn)])
+
+
 def poses_of(positions_m: np.ndarray, views: np.ndarray) -> np.ndarray:
     """(M, 4) poses x, y, z (m), yaw (deg) of heads at positions (M, 3) looking along
     views (M, 3)."""

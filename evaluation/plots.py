@@ -164,3 +164,32 @@ def pareto(sweet_db: np.ndarray, worst_db: np.ndarray, effort_db: np.ndarray,
     ax.legend(fontsize="small")
     fig.colorbar(points, ax=ax, label="effort excess (dB, lower is better)")
     return fig
+
+
+def delivered_vs_predicted(centres_hz: np.ndarray, curves: dict[str, tuple], unit: str,
+                           title: str) -> Figure:
+    """Per-band figures measured on the device (solid) beside their prediction (dashed),
+    ``curves`` {label: (delivered (B,), predicted (B,))} in dB at band ``centres_hz``
+    (B,), and below them the gap, delivered minus predicted."""
+    fig = _figure(7.5, 6.0)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+    for i, (label, (delivered, predicted)) in enumerate(curves.items()):
+        colour = f"C{i}"
+        top.semilogx(centres_hz, delivered, "o-", color=colour, label=f"{label}, delivered")
+        top.semilogx(centres_hz, predicted, "s--", color=colour, mfc="none",
+                     label=f"{label}, predicted")
+        bottom.semilogx(centres_hz, np.subtract(delivered, predicted), "o-", color=colour,
+                        label=label)
+    bottom.axhline(0.0, color="black", linewidth=0.8)
+    low, high = bottom.get_ylim()
+    bottom.set_ylim(min(low, -2.0), max(high, 2.0))  # a tiny gap is drawn as tiny
+    top.set_ylabel(unit)
+    top.set_title(title, fontsize="medium")
+    top.legend(fontsize="small")
+    bottom.set_ylabel("delivered - predicted (dB)")
+    bottom.set_xlabel("third-octave band centre (Hz)")
+    for ax in (top, bottom):
+        ax.minorticks_off()
+        ax.grid(True, alpha=0.3)
+    bottom.set_xticks(centres_hz, [f"{c:.0f}" for c in centres_hz], fontsize="small")
+    return fig

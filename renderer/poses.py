@@ -7,13 +7,13 @@ metres in the device frame; yaw in degrees (0 = facing the device).
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from common.csvrows import read_csv_rows
 from common.errors import InputError
 
 COLUMNS = ("time_s", "x", "y", "z", "yaw_deg")
@@ -37,17 +37,7 @@ def read_poses(path: str | Path) -> PoseTrack:
     """Read a poses.csv file; a bad file raises :class:`InputError` naming the file, the
     line and the column."""
     path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            rows = [(reader.line_num, row) for row in reader]
-    except FileNotFoundError:
-        raise InputError(f"{path}: poses file not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a poses .csv file") from None
-    except (UnicodeDecodeError, csv.Error, OSError) as exc:
-        raise InputError(f"{path}: not a readable poses .csv file: {exc}") from None
-    rows = [(line, row) for line, row in rows if any(cell.strip() for cell in row)]
+    rows = read_csv_rows(path, "poses .csv file")
     if not rows:
         raise InputError(f"{path}: empty; expected a header {','.join(COLUMNS)} and one pose "
                          f"per line")

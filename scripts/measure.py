@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Measure a real device through the JACK server: one listener pose (or one far-field
-microphone) per run, appended to an AES69 GeneralFIR-E plant file.
+microphone) per run, appended to an AES69 GeneralFIR-E plant file; or verify a filter bank
+on it (--verify).
 
     python scripts/measure.py --array studio --pose X,Y,Z,YAW --out ears.sofa \\
         --outputs PORT_1,...,PORT_D --inputs LEFT_EAR_PORT,RIGHT_EAR_PORT \\
@@ -8,11 +9,17 @@ microphone) per run, appended to an AES69 GeneralFIR-E plant file.
         [--append]
     python scripts/measure.py --array studio --far-field --azimuth DEG --radius M \\
         --out farfield.sofa --outputs ... --inputs MIC_PORT [--append]
+    python scripts/measure.py --verify BANK.npz --pose X,Y,Z,YAW --outputs ... \\
+        --inputs LEFT,RIGHT [--plant ears.sofa] [--report VERIFY.json] [--plot VERIFY.png]
+    python scripts/measure.py --verify BANK.npz --far-field --azimuth 90,-90 --radius M \\
+        --outputs ... --inputs MIC_PORT [--plant farfield.sofa] [--report ...]
 
 Each driver in turn plays an exponential sine sweep on its port; the microphones are
 recorded, deconvolved and cut after the round-trip latency (measured through the
 loopback cable on every sweep, or as the server reports it), which the file's comment
-states. See docs/measuring.md.
+states. With --verify the sweep plays through the bank's filters on all drivers at once
+and the delivered separation (or C beam) is compared with the prediction of a measured
+plant or of the bank's own model. See docs/measuring.md.
 """
 
 from __future__ import annotations
@@ -26,23 +33,27 @@ from _cli import make_parser, run  # first: puts the checkout on sys.path
 
 import numpy as np
 
+from _measure_options import (check_sweep_options, far_field_place, head_and_facing,
+                              loopback_ports, parse_pose, ports, round_trip)
+
 from common.atomic import check_output_dir
 from common.errors import InputError
 from device.measurement import measure_drivers
 from device.playrec import PlayRecord
-from models import head_frames, load_array
+from models import load_array
 from models.plant_sofa import MeasuredEars, MeasuredFarfield, read_ears_sofa, read_farfield_sofa
-from models.plant_sofa_write import (append_ears, append_farfield, check_new_microphones,
-                                     check_new_poses, save_ears, save_farfield)
+from models.plant_sofa_write import (EAR_OFFSET_M, append_ears, append_farfield,
+                                     check_new_microphones, check_new_poses, save_ears,
+                                     save_farfield)
 from renderer.sinesweep import exponential_sweep
-
-EAR_Y_M = 0.0875  # receiver positions written for the ears (listener frame)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = make_parser(__doc__.splitlines()[0], prog="measure.py")
-    parser.add_argument("--array", required=True, help="bundled array name or .toml path")
-    parser.add_argument("--out", type=Path, required=True, help="plant file (.sofa) to write")
+    parser.add_argument("--array", help="bundled array name or .toml path (required to "
+                        "measure; with --verify the bank's array by default)")
+    parser.add_argument("--out", type=Path, help="plant file (.sofa) to write (required to "
+                        "measure)")
     parser.add_argument("--outputs", required=True, metavar="PORT_1,...,PORT_D",
                         help="JACK ports feeding the drivers, in the array file's order")
     parser.add_argument("--inputs", required=True, metavar="LEFT,RIGHT",
@@ -53,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the device centre, positive turns counter-clockwise seen from above)")
     parser.add_argument("--far-field", action="store_true",
                         help="measure one far-field microphone instead of a listener's ears")
-    parser.add_argument("--azimuth", type=float, help="far field: microphone azimuth, degrees "
-                        "counter-clockwise from +x")
+    parser.add_argument("--azimuth", metavar="DEG", help="far field: microphone azimuth, "
+                        "degrees counter-clockwise from +x (with --verify: DEG[,DEG...], each "
+                        "compared with on-axis, which is measured first)")
     parser.add_argument("--radius", type=float, help="far field: microphone distance from the "
                         "device centre, metres")
     parser.add_argument("--loopback", metavar="OUT_PORT,IN_PORT",
@@ -75,15 +87,39 @@ def build_parser() -> argparse.ArgumentParser:
                         help="add this pose (or microphone) to an existing --out file")
     parser.add_argument("--server", default=None, help="JACK server name (default: the default "
                         "server, or $JACK_DEFAULT_SERVER)")
+    verify = parser.add_argument_group("verifying a bank on the device (docs/measuring.md)")
+    verify.add_argument("--verify", type=Path, metavar="BANK.npz",
+                        help="play a sweep per bank input (left_ear, right_ear; far field: C) "
+                        "through this bank on all drivers, and compare the separation (or the "
+                        "C level re on-axis) per third-octave band with the prediction; a "
+                        "tracked bank plays the cell nearest --pose")
+    verify.add_argument("--plant", type=Path, metavar="SOFA",
+                        help="the measured plant that predicts: ears.sofa (the pose nearest "
+                        "--pose) or, with --far-field, farfield.sofa; without it the bank's "
+                        "own model predicts (its array, the sphere head, the array's driver "
+                        "model)")
+    verify.add_argument("--report", type=Path, metavar="FILE.json",
+                        help="write every figure, delivered and predicted, as JSON")
+    verify.add_argument("--plot", type=Path, metavar="FILE.png",
+                        help="plot delivered vs predicted per band")
     return parser
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.verify is not None:
+        from _verify import verify
+        return verify(args)
+    for option, value in (("--plant", args.plant), ("--report", args.report),
+                          ("--plot", args.plot)):
+        if value is not None:
+            raise InputError(f"{option}: only with --verify BANK.npz")
+    for option, value in (("--array", args.array), ("--out", args.out)):
+        if value is None:
+            raise InputError(f"{option}: required to measure a plant (or --verify BANK.npz "
+                             f"to verify a bank)")
     array = load_array(args.array)
-    outputs, inputs = _ports(args.outputs, "--outputs"), _ports(args.inputs, "--inputs")
-    loopback = tuple(_ports(args.loopback, "--loopback")) if args.loopback else None
-    if loopback is not None and len(loopback) != 2:
-        raise InputError(f"--loopback: expected OUT_PORT,IN_PORT, got {args.loopback!r}")
+    outputs, inputs = ports(args.outputs, "--outputs"), ports(args.inputs, "--inputs")
+    loopback = loopback_ports(args.loopback)
     if len(outputs) != len(array.drivers):
         raise InputError(f"--outputs: array {array.name!r} has {len(array.drivers)} drivers "
                          f"({', '.join(d.name for d in array.drivers)}), got {len(outputs)} ports")
@@ -92,15 +128,8 @@ def main(args: argparse.Namespace) -> int:
         raise InputError(f"--inputs: expected {wanted} port(s) "
                          f"({'the microphone' if args.far_field else 'left ear, right ear'}), "
                          f"got {len(inputs)}")
-    for name, value, low in (("--repeats", args.repeats, 1), ("--ir-ms", args.ir_ms, 1.0),
-                             ("--tail-ms", args.tail_ms, 1.0), ("--f-start", args.f_start, 1.0)):
-        if not value >= low:
-            raise InputError(f"{name}: expected at least {low:g}, got {value}")
-    if args.tail_ms < args.ir_ms + 10:
-        raise InputError(f"--tail-ms: expected at least --ir-ms + 10 ms ({args.ir_ms + 10:g}; the "
-                         f"tail holds the latency, the response and the noise after it), got "
-                         f"{args.tail_ms:g}")
-    place = _far_field_place(args) if args.far_field else _pose(args.pose)
+    check_sweep_options(args)
+    place = _far_field_place(args) if args.far_field else head_and_facing(parse_pose(args.pose))
     check_output_dir(args.out)
     existing = _existing(args, array)
     if existing is not None and args.far_field:  # refuse before measuring, not after
@@ -122,7 +151,7 @@ def main(args: argparse.Namespace) -> int:
             raise InputError(f"{args.out}: its responses are {existing.ir.shape[-2]} samples "
                              f"long, --ir-ms {args.ir_ms:g} gives {n_samples}; use --ir-ms "
                              f"{existing.ir.shape[-2] / fs * 1e3:g}")
-        latency, how = _latency(audio, loopback, len(outputs), len(inputs))
+        latency, how = round_trip(audio, loopback, len(outputs), len(inputs))
 
         print(f"measuring {len(outputs)} drivers x {args.repeats} sweep(s) of "
               f"{args.sweep_seconds:g} s at {fs} Hz", file=sys.stderr)
@@ -166,58 +195,9 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _latency(audio: PlayRecord, loopback, n_outputs: int,
-             n_inputs: int) -> tuple[np.ndarray | None, str]:
-    """(drivers, inputs) latency the server reports, or None to measure it on the loopback;
-    and how the latency is found, for the file's comment."""
-    if loopback is not None:
-        return None, (f"the latency measured on every sweep through the loopback "
-                      f"{loopback[0]} -> {loopback[1]}")
-    playback, capture = audio.reported_latency()
-    latency = playback[:n_outputs, None] + capture[None, :n_inputs]
-    low, high = int(latency.min()), int(latency.max())
-    print(f"round-trip latency reported by the JACK server: {low} to {high} samples (without "
-          f"--loopback this is removed; converter delays it does not know stay in the "
-          f"responses)", file=sys.stderr)
-    return latency, (f"the latency the JACK server reports ({low} to {high} samples: "
-                     f"playback + capture latency of the ports)")
-
-
-def _ports(text: str, option: str) -> list[str]:
-    ports = [p.strip() for p in text.split(",")]
-    if any(not p for p in ports):
-        raise InputError(f"{option}: expected comma-separated JACK port names, got {text!r}")
-    return ports
-
-
-def _pose(text: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Head centre (3,) and facing (3,) from ``X,Y,Z,YAW``."""
-    if text is None:
-        raise InputError("--pose: required for ear measurements (X,Y,Z,YAW: head centre in "
-                         "metres, yaw in degrees); use --far-field for a far-field microphone")
-    try:
-        x, y, z, yaw = (float(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(f"--pose: expected X,Y,Z,YAW (four numbers), got {text!r}") from None
-    head = np.array([x, y, z])
-    if not np.all(np.isfinite([x, y, z, yaw])) or np.hypot(x, y) < 0.2:
-        raise InputError(f"--pose: expected finite numbers with the head at least 0.2 m from "
-                         f"the device's vertical axis, got {text!r}")
-    toward = head_frames(head[None], None)[0, 0]  # facing the device centre, levelled
-    turn = np.deg2rad(yaw)
-    facing = np.array([toward[0] * np.cos(turn) - toward[1] * np.sin(turn),
-                       toward[0] * np.sin(turn) + toward[1] * np.cos(turn), 0.0])
-    return head, facing
-
-
 def _far_field_place(args: argparse.Namespace) -> tuple[float, float]:
-    if args.azimuth is None or args.radius is None:
-        raise InputError("--far-field: needs --azimuth DEG and --radius M (the microphone's "
-                         "place on the measurement circle)")
-    if not (np.isfinite(args.azimuth) and np.isfinite(args.radius) and args.radius > 0.3):
-        raise InputError(f"--azimuth/--radius: expected a finite azimuth and a radius above "
-                         f"0.3 m, got {args.azimuth}, {args.radius}")
-    return float(args.azimuth), float(args.radius)
+    azimuths, _ = far_field_place(args.azimuth, args.radius)  # both checked there
+    return azimuths[0], float(args.radius)
 
 
 def _existing(args: argparse.Namespace, array) -> MeasuredEars | MeasuredFarfield | None:
@@ -235,7 +215,7 @@ def _existing(args: argparse.Namespace, array) -> MeasuredEars | MeasuredFarfiel
 
 
 def _label(args: argparse.Namespace) -> str:
-    return (f"microphone at azimuth {args.azimuth:g} deg, radius {args.radius:g} m"
+    return (f"microphone at azimuth {float(args.azimuth):g} deg, radius {args.radius:g} m"
             if args.far_field else f"pose {args.pose}")
 
 
@@ -250,8 +230,8 @@ def _plant(args, array, ir: np.ndarray, fs: int, place, comment: str):
     head, facing = place
     return MeasuredEars(ir=ir[None], sample_rate_hz=float(fs), listener_positions_m=head[None],
                         listener_views=facing[None], emitter_positions_m=array.positions_m,
-                        receiver_positions_m=np.array([[0.0, EAR_Y_M, 0.0],
-                                                       [0.0, -EAR_Y_M, 0.0]]),
+                        receiver_positions_m=np.array([[0.0, EAR_OFFSET_M, 0.0],
+                                                       [0.0, -EAR_OFFSET_M, 0.0]]),
                         source=str(args.out), comment=comment)
 
 

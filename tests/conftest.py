@@ -13,6 +13,10 @@ if str(ROOT) not in sys.path:  # plain `pytest` from a checkout without installi
     sys.path.insert(0, str(ROOT))
 
 from models import Array, load_array  # noqa: E402
+# The JACK servers are session fixtures of the whole run, defined here once: imported
+# into each test module they would start one server per module and setting, and jackd
+# refuses more than 8 servers on a machine ("Too many servers already active").
+from jack_server import jack_server, jack_server_factory  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")

@@ -14,16 +14,28 @@ import numpy as np
 from jack_server import close_client
 
 from models import Array
-from models.plant_sofa_write import model_ears
+from models.plant_sofa_write import model_ears, model_farfield
 
 
 def known_firs(array: Array, head_m, sample_rate_hz: int = 48000) -> np.ndarray:
     """(2, D, N) driver-to-ear FIRs of the model for one head (facing the device), made
-    DC-free like every loudspeaker: each FIR minus its sum times a Hann window centred on
-    its peak (normalised to sum 1). A sweep from 20 Hz measures from 40 Hz up; this leaves
-    at most -50 dB of each FIR's energy below 40 Hz (about -20 dB without it)."""
+    DC-free like every loudspeaker (:func:`dc_free`)."""
     firs = model_ears(array, sample_rate_hz, np.asarray(head_m, float)[None]).ir[0]  # (2, N, D)
-    firs = firs.transpose(0, 2, 1).copy()
+    return dc_free(firs.transpose(0, 2, 1))
+
+
+def known_farfield_firs(array: Array, azimuths_deg, radius_m: float,
+                        sample_rate_hz: int = 48000) -> np.ndarray:
+    """(R, D, N) driver FIRs of the model at microphones on a circle, DC-free."""
+    firs = model_farfield(array, sample_rate_hz, azimuths_deg, radius_m).ir  # (R, N, D)
+    return dc_free(firs.transpose(0, 2, 1))
+
+
+def dc_free(firs: np.ndarray) -> np.ndarray:
+    """FIRs (..., N) each minus its sum times a Hann window centred on its peak (normalised
+    to sum 1). A sweep from 20 Hz measures from 40 Hz up; this leaves at most -50 dB of
+    each FIR's energy below 40 Hz (about -20 dB without it)."""
+    firs = np.array(firs, dtype=float)
     for fir in firs.reshape(-1, firs.shape[-1]):
         peak = int(np.argmax(np.abs(fir)))
         half = min(peak, fir.size - 1 - peak)
@@ -34,12 +46,16 @@ def known_firs(array: Array, head_m, sample_rate_hz: int = 48000) -> np.ndarray:
 
 
 class JackPlant:
-    """``firs`` (E, D, N): FIR from driver d to ear e. ``server``: JACK server name."""
+    """``firs`` (E, D, N): FIR from driver d to ear e. ``server``: JACK server name.
+    ``noise_dbfs``: white noise of this RMS level added at every ear (None: none)."""
 
-    def __init__(self, firs: np.ndarray, server: str, name: str = "plant"):
+    def __init__(self, firs: np.ndarray, server: str, name: str = "plant",
+                 noise_dbfs: float | None = None):
         import jack
 
         self.firs = np.asarray(firs, dtype=float)
+        self._noise = 0.0 if noise_dbfs is None else 10 ** (noise_dbfs / 20)
+        self._rng = np.random.default_rng(0)
         self.server = server
         n_ears, n_drivers, n_taps = self.firs.shape
         self.client = jack.Client(name, servername=server, no_start_server=True)
@@ -54,6 +70,14 @@ class JackPlant:
         self.loop_out = self.client.outports.register("loop_out")
         self.client.set_process_callback(self._process)
         self.client.activate()
+
+    def use(self, firs: np.ndarray) -> None:
+        """Filter with other FIRs of the same shape from the next cycle on (a microphone
+        moved to another place)."""
+        spectra = np.fft.rfft(np.asarray(firs, dtype=float), self._n_fft, axis=-1)
+        if spectra.shape != self._spectra.shape:
+            raise ValueError(f"use: expected FIRs of shape {self.firs.shape}")
+        self.firs, self._spectra = np.asarray(firs, dtype=float), spectra
 
     def port_names(self) -> tuple[list[str], list[str], list[str]]:
         """Driver inputs, ear outputs and the (output, input) loopback pair, full names."""
@@ -70,6 +94,9 @@ class JackPlant:
             history[d, self._keep:self._keep + frames] = port.get_array()
         spectrum = np.fft.rfft(history[:, :self._keep + frames], self._n_fft, axis=-1)
         out = np.fft.irfft(np.einsum("edk,dk->ek", self._spectra, spectrum), self._n_fft)
+        if self._noise:
+            out[:, self._keep:self._keep + frames] += self._noise * self._rng.standard_normal(
+                (out.shape[0], frames))
         for e, port in enumerate(self.ears):
             port.get_array()[:] = out[e, self._keep:self._keep + frames]
         self.loop_out.get_array()[:] = self.loop_in.get_array()

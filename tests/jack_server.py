@@ -1,6 +1,7 @@
 """A real JACK server for tests: ``jackd`` on its dummy backend (no sound card needed).
 
-Use from a test module with ``from jack_server import jack_server, jack_server_factory  # noqa``.
+tests/conftest.py makes them fixtures of every test module; a module that imported them
+itself would get servers of its own.
 
 - ``jack_server``: session fixture, the name of a server at 48 kHz, period 256.
 - ``jack_server_factory``: session fixture, ``make(period=256, rate=48000, realtime=False,
@@ -57,9 +58,10 @@ def server_log(name: str) -> str:
     return LOGS[name].read_text(errors="replace")
 
 
-def _start(period: int, rate: int, realtime: bool, sync: bool
+def _start(period: int, rate: int, realtime: bool, sync: bool, name: str | None = None
            ) -> tuple[str, subprocess.Popen]:
-    """Start ``jackd`` on the dummy backend; wait until a client can connect, or skip."""
+    """Start ``jackd`` on the dummy backend (named ``name``, default a fresh name); wait
+    until a client can connect, or skip."""
     if shutil.which("jackd") is None:
         pytest.skip("jackd is not installed (Debian package 'jackd2'; .ci/run installs it)")
     try:
@@ -67,7 +69,7 @@ def _start(period: int, rate: int, realtime: bool, sync: bool
     except (ImportError, OSError) as exc:  # OSError: libjack missing under the module
         pytest.skip(f"the JACK-Client module cannot load: {exc}")
     jack.set_error_function(lambda message: None)  # connection probes fail until ready
-    name = f"soundstage-test-{os.getpid()}-{period}-{uuid.uuid4().hex[:8]}"
+    name = name or f"soundstage-test-{os.getpid()}-{period}-{uuid.uuid4().hex[:8]}"
     cmd = ["jackd", *(["-R", "-P", "70"] if realtime else ["--no-realtime"]),
            *(["-S"] if sync else []), "-n", name, "-d", "dummy", "-r", str(rate),
            "-p", str(period)]
@@ -109,8 +111,12 @@ def close_client(client) -> None:
                       f"{CLIENT_CLOSE_TIMEOUT_S:g} s; left to its server's teardown")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """Terminate ``jackd`` (SIGTERM lets it remove its shared memory), kill if it hangs."""
+def _stop(proc: subprocess.Popen, name: str | None = None) -> None:
+    """Terminate ``jackd`` (SIGTERM lets it remove its shared memory), kill if it hangs.
+
+    A killed server keeps its slot in jackd's registry (8 servers a machine) until a server
+    of the same ``name`` starts and stops cleanly, so that is done here; otherwise a stalled
+    server test would make later JACK tests skip with "Too many servers already active"."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -118,6 +124,23 @@ def _stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+            if name is not None:
+                _release(name)
+
+
+def _release(name: str) -> None:
+    """Start and cleanly stop a server called ``name``: frees the registry slot that a
+    killed server of that name left behind."""
+    try:
+        _, proc = _start(256, 48000, False, False, name)
+    except BaseException:  # pytest.skip: nothing to free, or no way to
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(scope="session")

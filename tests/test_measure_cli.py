@@ -15,7 +15,6 @@ import sofar
 from bad_inputs import run_cli as _run_cli
 from bad_inputs import run_cli_subprocess
 from jack_plant import JackPlant, known_firs
-from jack_server import jack_server, jack_server_factory  # noqa: F401 (fixtures)
 from models import load_array
 from models.measured_plants import ears_transfer
 from models.plant_sofa import read_ears_sofa, read_farfield_sofa
@@ -36,7 +35,7 @@ def firs(studio):
 
 
 @pytest.fixture()
-def plant(jack_server, firs):  # noqa: F811
+def plant(jack_server, firs):
     client = JackPlant(firs, jack_server)
     yield client
     client.close()
@@ -125,7 +124,7 @@ def test_unknown_port_and_silent_inputs(tmp_path, plant):
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_reported_latency_matches_jack_lsp(tmp_path, jack_server):  # noqa: F811
+def test_reported_latency_matches_jack_lsp(tmp_path, jack_server):
     """Without a loopback the latency removed is what the server reports; jack_lsp -l (an
     independent client) reports the same port latencies. The dummy backend records
     silence, so the measurement then stops with 'no signal'."""
@@ -146,7 +145,7 @@ def test_reported_latency_matches_jack_lsp(tmp_path, jack_server):  # noqa: F811
 
 
 def test_append_at_another_rate_is_refused_before_measuring(tmp_path,
-                                                            jack_server_factory):  # noqa: F811
+                                                            jack_server_factory):
     server = jack_server_factory(period=256, rate=44100)
     out = tmp_path / "ears.sofa"
 

@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from bad_inputs import run_cli, run_cli_subprocess
-from jack_server import close_client, jack_server, jack_server_factory, server_log  # noqa: F401
+from jack_server import close_client, server_log
 from device.live import BankRenderer
 from renderer.filterbank import read_filterbank
 from renderer.limiter import LOOKAHEAD_MS

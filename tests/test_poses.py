@@ -71,7 +71,7 @@ def test_a_bad_poses_file_is_an_input_error_naming_line_and_column(tmp_path, cas
 
 
 def test_missing_and_binary_poses_files_are_input_errors(tmp_path):
-    with pytest.raises(InputError, match="absent.csv: poses file not found"):
+    with pytest.raises(InputError, match="absent.csv: poses .csv file not found"):
         read_poses(tmp_path / "absent.csv")
     (tmp_path / "bin.csv").write_bytes(b"\xff\xfe\x00time")
     with pytest.raises(InputError, match="bin.csv: not a readable poses .csv file"):

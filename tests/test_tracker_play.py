@@ -21,7 +21,7 @@ import pytest
 import soundfile as sf
 
 from bad_inputs import run_cli_subprocess
-from jack_server import _start, _stop, jack_server_factory, server_log  # noqa: F401
+from jack_server import _start, _stop, server_log
 from device.opentrack_axes import device_to_opentrack
 from device import jackplay
 from renderer.trackedbank import write_trackedbank
@@ -122,7 +122,7 @@ def stalling_server():
     yield name, proc
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGCONT)
-    _stop(proc)
+    _stop(proc, name)
 
 
 def test_play_exits_when_the_server_stalls(tmp_path, stalling_server):
