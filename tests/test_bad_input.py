@@ -44,6 +44,10 @@ def inputs(tmp_path_factory) -> dict[str, tuple[Path, list[str]]]:
         "config_negative": ("[optimizer]\nlearning_rate = -1.0\n", ["learning_rate", "positive"]),
         "config_band": ("[targets.beam]\nband_hz = [300.0, inf]\n", ["band_hz[1]", "finite"]),
         "config_weight": ("[weights]\neffort = -2.0\n", ["weights.effort", ">= 0"]),
+        "config_symmetric": ("[design]\nsymmetric = 1\n", ["design.symmetric", "true or false"]),
+        "config_heads": ("[listeners]\nheads = 0\n", ["listeners.heads", "integer >= 1"]),
+        "config_ear_range": ("[listeners]\near_down_deg = [5.0, 2.0]\n",
+                             ["listeners.ear_down_deg", "lo <= hi"]),
     }
     for case, (text, words) in config.items():
         path = directory / f"{case}.toml"
@@ -83,17 +87,20 @@ def _train(case: str, inputs, out: Path) -> tuple[list[str], list[str]]:
         "wide_virtual": ([*target, "--width-deg", "120"], ["width_deg", "<= 89"]),
         "out_missing_dir": (["--out", str(out / "no" / "such" / "fb.npz"), *TRAIN_FAST],
                             ["fb.npz", "does not exist"]),
+        "ladder_tracked": (["--ladder", "6,12", "--tracked", "--out", str(out / "ladder"),
+                            *TRAIN_FAST], ["--ladder", "--tracked"]),
     }[case]
 
 
 TRAIN_CASES = (["unknown_array", "missing_config", "negative_steps", "tiny_taps", "unknown_zone",
-                "wide_virtual", "out_missing_dir"]
+                "wide_virtual", "out_missing_dir", "ladder_tracked"]
                + [f"array_{c}" for c in ("toml_syntax", "missing_field", "wrong_type", "nan_radius",
                                          "inf_position", "negative_radius", "zero_axis",
                                          "band_inverted", "band_equal", "no_drivers",
                                          "unknown_field")]
                + ["config_syntax", "config_unknown", "config_wrong_type", "config_nan",
-                  "config_negative", "config_band", "config_weight"]
+                  "config_negative", "config_band", "config_weight", "config_symmetric",
+                  "config_heads", "config_ear_range"]
                + ["sofa_missing", "sofa_malformed", "sofa_convention"])
 
 
