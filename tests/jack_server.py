@@ -135,12 +135,7 @@ def _release(name: str) -> None:
         _, proc = _start(256, 48000, False, False, name)
     except BaseException:  # pytest.skip: nothing to free, or no way to
         return
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    _stop(proc)  # no name: a second kill frees nothing
 
 
 @pytest.fixture(scope="session")
