@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -57,6 +58,13 @@ def server_log(name: str) -> str:
     """Everything the server ``name`` (started here) has printed so far."""
     return LOGS[name].read_text(errors="replace")
 
+
+
+def interruptible() -> None:
+    """``preexec_fn`` of a player the test stops with SIGINT: Ctrl-C's default action in
+    the child, even where the test run inherited it ignored (a job started with ``&`` from a
+    non-interactive shell ignores SIGINT, and so would play.py, which then never stops)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 def _start(period: int, rate: int, realtime: bool, sync: bool, name: str | None = None
            ) -> tuple[str, subprocess.Popen]:

@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from bad_inputs import run_cli, run_cli_subprocess
-from jack_server import close_client, server_log
+from jack_server import close_client, interruptible, server_log
 from device.live import BankRenderer
 from renderer.filterbank import read_filterbank
 from renderer.limiter import LOOKAHEAD_MS
@@ -241,7 +241,7 @@ def test_ctrl_c_stops_live_input_cleanly_with_the_report(bank, jack_server):
                              "--filters", str(bank[0]), "--server", jack_server,
                              "--capture", "auto", "--low-latency"],
                             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     banner = proc.stdout.readline()  # printed once the client is set up
     assert "Ctrl-C stops" in banner
     import jack
