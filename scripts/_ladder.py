@@ -29,9 +29,9 @@ def main_ladder(args, array: Array, config: TrainConfig, out: Path, measured) ->
     """Train, judge and write the ladder of ``args.ladder`` into the folder ``out``."""
     from tqdm import tqdm
 
+    from design import judge_banks, judged_metrics
     from evaluation.metrics import least_favourable
     from evaluation.pareto import RungFigures, pareto_table, write_pareto
-    from design import judge_banks, judged_metrics
     from optim.export import make_filterbank
     from optim.ladder import rung_name, train_ladder
     from optim.loop import fingerprint
@@ -80,7 +80,8 @@ def main_ladder(args, array: Array, config: TrainConfig, out: Path, measured) ->
     write_pareto(out, figures)
     for rung in rungs:  # the ladder is complete: its checkpoints are spent
         (checkpoints / f"{rung_name(rung.budget_db)}.ckpt.npz").unlink(missing_ok=True)
-    checkpoints.rmdir()
+    if not any(checkpoints.iterdir()):  # another run's checkpoints stay where they are
+        checkpoints.rmdir()
     print(pareto_table(figures))
     print(f"wrote {out}: {len(rungs)} rungs, ladder.json, pareto.md/.csv/.png "
           f"({time.monotonic() - t0:.1f} s)")
