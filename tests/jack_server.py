@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -60,11 +60,9 @@ def server_log(name: str) -> str:
 
 
 
-def interruptible() -> None:
-    """``preexec_fn`` of a player the test stops with SIGINT: Ctrl-C's default action in
-    the child, even where the test run inherited it ignored (a job started with ``&`` from a
-    non-interactive shell ignores SIGINT, and so would play.py, which then never stops)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+INTERRUPTIBLE = [sys.executable, str(Path(__file__).with_name("interruptible.py"))]
+"""Command prefix for a script a test stops with SIGINT (tests/interruptible.py)."""
 
 def _start(period: int, rate: int, realtime: bool, sync: bool, name: str | None = None
            ) -> tuple[str, subprocess.Popen]:

@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from bad_inputs import run_cli, run_cli_subprocess
-from jack_server import close_client, interruptible, server_log
+from jack_server import INTERRUPTIBLE, close_client, server_log
 from device.live import BankRenderer
 from renderer.filterbank import read_filterbank
 from renderer.limiter import LOOKAHEAD_MS
@@ -237,11 +237,11 @@ def test_the_live_path_imports_neither_jax_nor_jack_until_it_plays(bank):
 
 def test_ctrl_c_stops_live_input_cleanly_with_the_report(bank, jack_server):
     """--live runs until Ctrl-C; then the client closes and the report is printed."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "play.py"), "--live",
+    proc = subprocess.Popen([*INTERRUPTIBLE, str(ROOT / "scripts" / "play.py"), "--live",
                              "--filters", str(bank[0]), "--server", jack_server,
                              "--capture", "auto", "--low-latency"],
                             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
+                            stderr=subprocess.PIPE, text=True)
     banner = proc.stdout.readline()  # printed once the client is set up
     assert "Ctrl-C stops" in banner
     import jack

@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from bad_inputs import run_cli_subprocess
-from jack_server import _start, _stop, interruptible, server_log
+from jack_server import INTERRUPTIBLE, _start, _stop, server_log
 from device.opentrack_axes import device_to_opentrack
 from device import jackplay
 from renderer.trackedbank import write_trackedbank
@@ -131,12 +131,11 @@ def test_play_exits_when_the_server_stalls(tmp_path, stalling_server):
 
     name, server = stalling_server
     filters, _ = write_bank(tmp_path / "fb.npz", n_taps=64)
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "play.py"), "--live",
+    proc = subprocess.Popen([*INTERRUPTIBLE, str(ROOT / "scripts" / "play.py"), "--live",
                              "--filters", str(filters), "--server", name, "--report",
                              str(tmp_path / "run.json")],
                             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,  # no terminal: no keys read
-                            preexec_fn=interruptible)
+                            stderr=subprocess.PIPE, text=True)  # no terminal: no keys read
     assert "Ctrl-C stops" in proc.stdout.readline()
     time.sleep(1.0)  # playing
     os.kill(server.pid, signal.SIGSTOP)
