@@ -65,6 +65,13 @@ def run_cli_subprocess(name: str, argv: list[str], timeout: float = 120) -> subp
                           timeout=timeout)  # no terminal: play.py reads no keys
 
 
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """Run ``python -c code`` in a fresh interpreter at the checkout's root, the checkout on
+    its path (what a fresh process imports, e.g. for import-time checks)."""
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
 def all_files(directory: Path) -> list[str]:
     """Every file (hidden temporaries included) below ``directory``; [] if it is absent."""
     if not directory.exists():

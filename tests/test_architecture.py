@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bad_inputs import run_python
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("common", "models", "targets", "renderer", "optim", "evaluation", "design", "device")
 MAX_LINES = 300
@@ -56,8 +58,7 @@ def test_help_loads_no_scipy_models_or_jack(script, heavy):
             "    assert exc.code == 0, exc.code\n"
             f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r})\n"
             "assert not heavy, heavy\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = run_python(code)
     assert proc.returncode == 0, proc.stderr
     assert "usage:" in proc.stdout
 
@@ -72,6 +73,5 @@ def test_renderer_names_load_on_first_use():
             "assert callable(renderer.upmix) and renderer.Convolver.__name__ == 'Convolver'\n"
             "import device\n"
             "assert 'jack' not in sys.modules and 'pythonosc' not in sys.modules\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = run_python(code)
     assert proc.returncode == 0, proc.stderr

@@ -4,11 +4,9 @@ nothing; errors exit 2 with one message."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import tracemalloc
 
@@ -16,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bad_inputs import run_cli, run_cli_subprocess
+from bad_inputs import run_cli, run_cli_subprocess, run_python
 from jack_server import INTERRUPTIBLE, close_client, server_log
 from device.live import BankRenderer
 from renderer.filterbank import read_filterbank
@@ -230,8 +228,7 @@ def test_the_live_path_imports_neither_jax_nor_jack_until_it_plays(bank):
             "    assert exc.code == 2, exc.code\n"
             "assert 'jax' not in sys.modules, 'play.py pulled in jax'\n"
             "assert 'cv2' not in sys.modules, 'play.py pulled in OpenCV without a webcam'\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = run_python(code)
     assert proc.returncode == 0, proc.stderr
 
 

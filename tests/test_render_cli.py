@@ -4,8 +4,6 @@ peaks, resampling, the binaural preview, and no JAX."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import oaconvolve, resample_poly
 
+from bad_inputs import run_python
 from ladder_fixtures import in_phase_sweep, music_noise, tracked_rung, write_ladder_folder
 from models import ear_transfer, load_array
 from renderer.ladder import write_ladder
@@ -198,8 +197,7 @@ def test_renderer_and_render_script_never_import_jax(tmp_path, bank, noise):
             "except SystemExit as exc:\n"
             "    assert exc.code == 0, exc.code\n"
             "assert 'jax' not in sys.modules, 'render.py pulled in jax'\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = run_python(code)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "o.wav").exists()
 
