@@ -114,7 +114,8 @@ class FaceFinder:
     def _detect(self, gray: np.ndarray) -> tuple[int, int, int, int] | None:
         """The detector's box (x, y, w, h) with the most neighbours, or None."""
         boxes, neighbours = self._cascade.detectMultiScale2(
-            gray, scaleFactor=SCALE_STEP, minNeighbors=MIN_NEIGHBOURS, minSize=(MIN_FACE_PX, MIN_FACE_PX))
+            gray, scaleFactor=SCALE_STEP, minNeighbors=MIN_NEIGHBOURS,
+            minSize=(MIN_FACE_PX, MIN_FACE_PX))
         if len(boxes) == 0:
             return None
         x, y, w, h = (int(v) for v in boxes[int(np.argmax(neighbours))])
