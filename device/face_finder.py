@@ -103,7 +103,8 @@ class FaceFinder:
         """Take the template from ``gray`` at ``face`` (a square ``width_px`` wide): from
         now on widths are on this frame's scale."""
         half = face.width_px / 2
-        x0, y0 = int(round(face.centre_px[0] - half + 0.5)), int(round(face.centre_px[1] - half + 0.5))
+        x0 = int(round(face.centre_px[0] - half + 0.5))
+        y0 = int(round(face.centre_px[1] - half + 0.5))
         size = int(round(face.width_px))
         height, width = gray.shape
         if x0 < 0 or y0 < 0 or x0 + size > width or y0 + size > height or size < MIN_FACE_PX:

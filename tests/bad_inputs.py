@@ -59,7 +59,8 @@ def run_cli(name: str, argv: list[str]) -> tuple[int, str]:
     return code, err.getvalue()
 
 
-def run_cli_subprocess(name: str, argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+def run_cli_subprocess(name: str, argv: list[str],
+                       timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPTS / f"{name}.py"), *argv], cwd=ROOT,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=timeout)  # no terminal: play.py reads no keys
