@@ -6,7 +6,8 @@ files (``--plant``) and once on the same model directly (one unit, no tolerances
 measured plant is one device), and judges both in that model on the held-out grid. The
 goal: the file-trained bank within 2 dB of the model-trained one on every figure.
 
-    python benchmarks/measured_plant.py [--array studio] [--model piston] [--steps 1500]
+    python benchmarks/measured_plant.py [--array studio] [--model piston] [--steps N] \
+        [--config my.toml]
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ def pose_grid(array):
 
 
 def main(args) -> int:
-    if args.steps < 0:
+    if args.steps is not None and args.steps < 0:
         raise InputError(f"--steps: expected a non-negative integer, got {args.steps}")
     array = load_array(args.array)
-    config = load_config(None, {"plant": {"driver_models": [args.model], "units": 1},
-                                "optimizer": {"steps": args.steps}}, array=array.name)
+    overrides: dict = {"plant": {"driver_models": [args.model], "units": 1}}
+    if args.steps is not None:
+        overrides["optimizer"] = {"steps": args.steps}
+    config = load_config(args.config, overrides, array=array.name)
     fs = config.design.sample_rate
     with tempfile.TemporaryDirectory() as tmp:
         heads = pose_grid(array)
@@ -81,7 +84,8 @@ def build_parser():
     p = make_parser(__doc__.splitlines()[0], prog="measured_plant.py")
     p.add_argument("--array", default="studio")
     p.add_argument("--model", default="piston", help="driver model the files are written from")
-    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--steps", type=int, help="optimizer steps (default from the config)")
+    p.add_argument("--config", type=Path, help="TOML overriding optim/defaults.toml")
     return p
 
 
