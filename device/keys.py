@@ -25,17 +25,6 @@ ARROWS = {"up": (b"\x1b[A", b"\x1bOA"), "down": (b"\x1b[B", b"\x1bOB")}
 _POLL_S = 0.1
 
 
-def foreground_terminal(stream) -> int | None:
-    """The file descriptor of ``stream`` (a file or a descriptor) if it is a terminal whose
-    foreground this process is in (so its mode can be changed without the process being
-    stopped), else None."""
-    try:
-        fd = stream if isinstance(stream, int) else stream.fileno()
-        return fd if os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp() else None
-    except (AttributeError, OSError, ValueError):  # no file behind it, or no terminal
-        return None
-
-
 def _in_background_of(fd: int) -> bool:
     """True if ``fd`` is this process's controlling terminal and the process is in its
     background: then changing its mode (SIGTTOU) or reading it (SIGTTIN) stops the process.

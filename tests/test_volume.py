@@ -17,7 +17,7 @@ import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
 from common.errors import InputError
-from device.keys import KeyListener, foreground_terminal, volume_keys
+from device.keys import KeyListener, volume_keys
 from device.live import BankRenderer
 from device.osc_poses import OscPoseListener
 from ladder_fixtures import (hard_switch, off_tone_db, per_rung, smooth_reference,
@@ -204,24 +204,27 @@ def test_osc_volume_messages_on_the_pose_port_set_the_volume():
 
 
 def test_keys_are_read_only_from_a_terminal_in_the_foreground():
-    """Not from /dev/null, a file-less stream, or a terminal whose foreground this process
-    is not in (changing its mode would stop the process); yes from the controlling
-    terminal of a child process in a session of its own (no fork of this threaded one)."""
+    """What KeyListener.start reads: any file that is not a terminal as a pipe, nothing
+    from a file-less stream; the controlling terminal of a child process in a session of
+    its own (no fork of this threaded one) as a terminal, and nothing from a process in
+    that terminal's background (changing its mode or reading it would stop the process)."""
     with open(os.devnull) as null:
-        assert foreground_terminal(null) is None
-    assert foreground_terminal(io.StringIO()) is None
-    master, slave = os.openpty()
-    try:
-        with os.fdopen(os.dup(slave)) as other:  # a terminal, not this process's own
-            assert foreground_terminal(other) is None
-    finally:
-        os.close(master)
-        os.close(slave)
-    master, slave = os.openpty()
+        keys = KeyListener({}, null).start()
+        assert keys.source == "pipe"
+        keys.close()
+    assert KeyListener({}, io.StringIO()).start().source is None
     code = ("import os, sys\n"
-            "from device.keys import foreground_terminal\n"
+            "from device.keys import KeyListener\n"
             "fd = os.open(sys.argv[1], os.O_RDWR)  # a session leader's first tty: its own\n"
-            "sys.exit(0 if foreground_terminal(os.fdopen(fd)) == fd else 1)\n")
+            "if os.fork() == 0:  # a process group of its own: the terminal's background\n"
+            "    os.setpgid(0, 0)\n"
+            "    os._exit(0 if KeyListener({}, fd).start().source is None else 3)\n"
+            "_, status = os.wait()\n"
+            "keys = KeyListener({}, fd).start()\n"
+            "foreground = keys.source\n"
+            "keys.close()\n"
+            "sys.exit(os.waitstatus_to_exitcode(status) or (0 if foreground == 'terminal' else 1))\n")
+    master, slave = os.openpty()
     try:
         child = subprocess.run([sys.executable, "-c", code, os.ttyname(slave)], cwd=ROOT,
                                start_new_session=True, capture_output=True, text=True,
@@ -229,7 +232,7 @@ def test_keys_are_read_only_from_a_terminal_in_the_foreground():
     finally:
         os.close(master)
         os.close(slave)
-    assert child.returncode == 0, child.stderr
+    assert child.returncode == 0, (child.returncode, child.stderr)
 
 
 def test_the_arrow_keys_step_the_volume_and_the_terminal_is_restored():
