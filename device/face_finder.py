@@ -90,14 +90,15 @@ class FaceFinder:
         if box is None:
             return None
         x, y, w, h = box
+        boxed = Face((x + (w - 1) / 2, y + (h - 1) / 2), float(w), 0.0)
         if self._template is None:
-            self.retemplate(gray, Face((x + (w - 1) / 2, y + (h - 1) / 2), float(w), 0.0))
+            self.retemplate(gray, boxed)
         if self._template is None:  # the box reaches out of the frame: no template yet
-            return Face((x + (w - 1) / 2, y + (h - 1) / 2), float(w), 0.0)
+            return boxed
         scale = w / self._template.shape[1]
         face = self._align(gray, self._template,
                            np.array([[scale, 0, x], [0, scale, y]], np.float32))
-        return face or Face((x + (w - 1) / 2, y + (h - 1) / 2), float(w), 0.0)
+        return face or boxed
 
     def retemplate(self, gray: np.ndarray, face: Face) -> None:
         """Take the template from ``gray`` at ``face`` (a square ``width_px`` wide): from

@@ -116,7 +116,6 @@ def main(args: argparse.Namespace) -> int:
     from device.readahead import FileSource
     from device.trackers import open_tracker
     from renderer.convolver import check_block_size
-    from renderer.headroom import check_volume
     from renderer.ladder import Ladder, as_ladder, read_filters
     from renderer.volume import VolumeControl
 
@@ -133,7 +132,7 @@ def main(args: argparse.Namespace) -> int:
         check_block_size(args.block)
     filters = read_filters(args.filters)
     ladder = as_ladder(filters, str(args.filters))
-    volume = VolumeControl(check_volume(args.volume_db))
+    volume = VolumeControl(args.volume_db)  # checked there, named --volume-db
     if tracker is not None and tracker.kind != "osc" and not ladder.tracked:
         what = "a ladder of plain filter banks" if isinstance(filters, Ladder) else \
             "a plain filter bank"
