@@ -77,8 +77,7 @@ def train_ladder(config: TrainConfig, problem: Problem, budgets_db: list[float],
     for index, budget in enumerate(sorted(budgets_db)):
         if on_rung is not None:
             on_rung(index, budget)
-        checkpoint = None if checkpoint_dir is None else \
-            checkpoint_dir / f"{rung_name(budget)}.ckpt.npz"
+        checkpoint = None if checkpoint_dir is None else rung_checkpoint(checkpoint_dir, budget)
         rungs.append(train_rung(config, problem, equations, budget, checkpoint, resume,
                                 on_step, step_fn))
     return rungs
@@ -103,3 +102,8 @@ def rung_name(budget_db: float) -> str:
     """File stem of the rung of ``budget_db``: ``rung_06db``, ``rung_12.5db``."""
     text = f"{budget_db:g}"
     return f"rung_{text.zfill(2) if '.' not in text else text}db"
+
+
+def rung_checkpoint(checkpoint_dir: Path, budget_db: float) -> Path:
+    """The checkpoint of the rung of ``budget_db`` in ``checkpoint_dir``."""
+    return checkpoint_dir / f"{rung_name(budget_db)}.ckpt.npz"

@@ -25,24 +25,21 @@ def parse_budgets(text: str) -> list[float]:
     return sorted(budgets)
 
 
-def main_ladder(args, array: Array, config: TrainConfig, out: Path, measured) -> int:
-    """Train, judge and write the ladder of ``args.ladder`` into the folder ``out``."""
+def main_ladder(args, array: Array, config: TrainConfig, out: Path, measured,
+                budgets: list[float]) -> int:
+    """Train, judge and write the ladder of headroom ``budgets`` (dB, parse_budgets of
+    ``args.ladder``) into the folder ``out``."""
     from tqdm import tqdm
 
     from design import judge_banks, judged_metrics
-    from evaluation.metrics import least_favourable
     from evaluation.pareto import RungFigures, pareto_table, write_pareto
     from optim.export import make_filterbank
-    from optim.ladder import rung_name, train_ladder
+    from optim.ladder import rung_checkpoint, rung_name, train_ladder
     from optim.loop import fingerprint
     from optim.problem import build_problem
     from renderer.export import headroom_db
     from renderer.ladder import write_ladder
 
-    budgets = parse_budgets(args.ladder)
-    if args.tracked:
-        raise InputError("--ladder does not work with --tracked yet: a ladder's rungs are "
-                         "plain banks")
     t0 = time.monotonic()
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     problem = build_problem(array, config, measured)
@@ -74,12 +71,12 @@ def main_ladder(args, array: Array, config: TrainConfig, out: Path, measured) ->
         banks.append((f"{rung_name(rung.budget_db)}.npz", make_filterbank(
             array, rung.config, rung.taps, rung.ctc_taps, metrics, training,
             problem.virtual_source)))
-        figures.append(RungFigures(rung.budget_db, least_favourable(learned),
-                                   least_favourable(baseline)))
+        figures.append(RungFigures(rung.budget_db, metrics["learned"],
+                                   metrics["least_squares"]))
     write_ladder(out, banks, [rung.budget_db for rung in rungs])
     write_pareto(out, figures)
     for rung in rungs:  # the ladder is complete: its checkpoints are spent
-        (checkpoints / f"{rung_name(rung.budget_db)}.ckpt.npz").unlink(missing_ok=True)
+        rung_checkpoint(checkpoints, rung.budget_db).unlink(missing_ok=True)
     if not any(checkpoints.iterdir()):  # another run's checkpoints stay where they are
         checkpoints.rmdir()
     print(pareto_table(figures))

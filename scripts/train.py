@@ -66,19 +66,19 @@ def main(args) -> int:
     from renderer.filterbank import write_filterbank
 
     array = load_array(args.array)
-    if args.ladder is not None:
+    budgets = None
+    if args.ladder is not None:  # a bad list or combination fails before any work
         from _ladder import parse_budgets
-        parse_budgets(args.ladder)  # a bad list fails before any work
-        out = args.out or ROOT / "checkpoints" / array.name / "ladder"
-        if args.out is None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-        check_output_folder(out)
-    else:
-        out = args.out or ROOT / "checkpoints" / array.name / (
-            "trackedbank.npz" if args.tracked else "filterbank.npz")
-        if args.out is None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-        check_output_dir(out)
+        budgets = parse_budgets(args.ladder)
+        if args.tracked:
+            raise InputError("--ladder does not work with --tracked yet: a ladder's rungs "
+                             "are plain banks")
+    name, check_output = ("ladder", check_output_folder) if budgets is not None else (
+        "trackedbank.npz" if args.tracked else "filterbank.npz", check_output_dir)
+    out = args.out or ROOT / "checkpoints" / array.name / name
+    if args.out is None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    check_output(out)
     for name in ("steps", "taps", "sample_rate"):
         value = getattr(args, name)
         if value is not None and value < 0:
@@ -98,13 +98,13 @@ def main(args) -> int:
     if config.design.head not in ("sphere", "free") and not Path(config.design.head).is_file():
         raise InputError(f"--head: {config.design.head} is not 'sphere', 'free' or an existing "
                          f".sofa file")
-    if args.tracked and args.ladder is None:
+    if args.tracked:
         from _tracked import main_tracked
         return main_tracked(args, array, config, out)
     measured = read_measured_plant(args, array, config.seed)
-    if args.ladder is not None:
+    if budgets is not None:
         from _ladder import main_ladder
-        return main_ladder(args, array, config, out, measured)
+        return main_ladder(args, array, config, out, measured, budgets)
 
     t0 = time.monotonic()
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))

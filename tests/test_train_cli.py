@@ -188,3 +188,11 @@ def test_a_bad_ladder_is_refused_before_any_work(text, tmp_path):
     assert proc.returncode == 2
     assert "--ladder" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "l").exists()
+
+
+def test_a_tracked_ladder_is_refused_before_any_work(tmp_path):
+    proc = train_cli("--array", "studio", "--ladder", "6,12", "--tracked",
+                     "--out", str(tmp_path / "l"))
+    assert proc.returncode == 2
+    assert "--ladder does not work with --tracked yet" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "l").exists()
