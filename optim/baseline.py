@@ -177,9 +177,8 @@ def least_squares_at_headroom(eq: NormalEquations, taps: int, budget_db: float,
 def least_squares_taps(problem: Problem, regularization: float, taps: int
                        ) -> tuple[np.ndarray, np.ndarray]:
     """float32 FIR taps (3, D, taps) and (2, D, taps) of the least-squares design."""
-    filters, ctc = least_squares_filters(problem, regularization)
-    return (responses_to_taps(filters, taps).astype(np.float32),
-            responses_to_taps(ctc, taps).astype(np.float32))
+    design = least_squares_design(normal_equations(problem), taps, regularization)
+    return design.taps, design.ctc_taps
 
 
 def least_squares_bank(array, config=None):

@@ -38,11 +38,11 @@ def static_targets(problem: Problem, config: TrainConfig) -> dict:
         "beam_weight": as32((problem.freq_weight * problem.beam_band)[problem.beam_band]),
         "pattern": as32(problem.pattern), "effort_ref": as32(problem.effort_ref),
         "compact_weight": as32(problem.compact_weight),
-        "effort_excess_db": config.effort.excess_db, "effort_ceiling_db": config.effort.ceiling_db,
-        "headroom_db": config.effort.headroom_db, "zone_floor_db": config.cancellation.zone_floor_db,
+        "effort_excess_db": config.effort.excess_db, **bound_values(config),
+        "zone_floor_db": config.cancellation.zone_floor_db,
         "zone_error_variance": 10 ** (config.cancellation.zone_error_db / 10),
         "separation_weight": as32(band_weight(SEPARATION_BAND_HZ)),
-        "beam_effort_db": config.beam.effort_db, "directivity_db": config.beam.directivity_db,
+        "directivity_db": config.beam.directivity_db,
         "ild_weight": as32(band_weight(ILD_BAND_HZ)), "itd_weight": as32(band_weight(ITD_BAND_HZ)),
         "on_axis": on_axis, "null_idx": jnp.asarray(null_idx),
         "null_db": config.beam.null_db, "rear_db": config.beam.rear_db,
@@ -50,8 +50,6 @@ def static_targets(problem: Problem, config: TrainConfig) -> dict:
         "rear_mask": as32(fold >= config.beam.rear_deg - 1e-9),
     }
 
-
-BOUND_KEYS = ("headroom_db", "effort_ceiling_db", "beam_effort_db")
 
 # Responses with a leading plant axis (K) in system_responses.
 PLANT_KEYS = ("ctc_nominal", "lr_nominal", "c_nominal", "beam", "ctc_nominal_spread",
@@ -93,14 +91,18 @@ def system_responses(params: Params, ears: jnp.ndarray, nominal: jnp.ndarray,
     }
 
 
+def bound_values(config: TrainConfig) -> dict[str, float]:
+    """The config's effort bounds (dB), the targets that differ between the rungs of a
+    ladder."""
+    return {"headroom_db": config.effort.headroom_db,
+            "effort_ceiling_db": config.effort.ceiling_db,
+            "beam_effort_db": config.beam.effort_db}
+
+
 def bounds_of(config: TrainConfig) -> dict[str, jnp.ndarray]:
-    """The config's effort bounds as float32 scalars (:data:`BOUND_KEYS`): the targets that
-    differ between the rungs of a ladder, passed to the loss as arguments so that one
+    """:func:`bound_values` as float32 scalars, passed to the loss as arguments so that one
     compiled step serves every rung."""
-    values = {"headroom_db": config.effort.headroom_db,
-              "effort_ceiling_db": config.effort.ceiling_db,
-              "beam_effort_db": config.beam.effort_db}
-    return {key: jnp.asarray(values[key], jnp.float32) for key in BOUND_KEYS}
+    return {key: jnp.asarray(value, jnp.float32) for key, value in bound_values(config).items()}
 
 
 def make_loss(config: TrainConfig, problem: Problem) -> Callable:

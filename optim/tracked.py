@@ -196,11 +196,12 @@ def train_cells(config: TrainConfig, problem: Problem, cells: CellProblem, stack
     step_fn = make_step(make_tracked_loss(config, problem, cells), optimizer)
     state = optimizer.init(stacked)
     history = []
+    bounds = bounds_of(config)
     for step in range(tracking.steps):
         index = tuple(jnp.asarray(i) for i in batch_indices(
             config.seed, step, cells.pools.shape[1], tracking.cell_pool, tracking.cell_batch,
             config.plant.batch_plants))
-        stacked, state, total, terms = step_fn(stacked, state, index, bounds_of(config))
+        stacked, state, total, terms = step_fn(stacked, state, index, bounds)
         values = {"total": float(total), **{name: float(v) for name, v in terms.items()}}
         bad = [name for name, v in values.items() if not math.isfinite(v)]
         if bad:
