@@ -51,12 +51,7 @@ def bank_headroom_db(bank: FilterBank | TrackedBank, where: str, *,
     ``binaural`` the same figure of ``ctc_taps``, always computed."""
     metrics = bank.manifest["metrics"]
     if not binaural and isinstance(metrics, dict) and "headroom_db" in metrics:
-        value = metrics["headroom_db"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value) or value < 0:
-            raise InputError(f"{where}: manifest metrics.headroom_db must be a finite number "
-                             f">= 0 (dB), got {value!r}")
-        return float(value)
+        return _number(metrics["headroom_db"], f"{where}: manifest metrics.headroom_db")
     taps = bank.ctc_taps if binaural else bank.taps
     if isinstance(bank, TrackedBank):
         return max(headroom_db(cell) for cell in taps)

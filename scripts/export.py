@@ -18,7 +18,6 @@ from pathlib import Path
 from _cli import make_parser, run  # first: puts the checkout on sys.path
 
 from common.atomic import check_output_folder
-from common.errors import InputError
 from renderer.export import FORMATS, INPUTS, export_bank, export_ladder, headroom_db
 from renderer.filterbank import read_filterbank
 from renderer.ladder import read_ladder
@@ -40,9 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> int:
     ladder = read_ladder(args.filters) if args.filters.is_dir() else None
-    if ladder is not None and ladder.tracked:
-        raise InputError(f"{args.filters}: a ladder of tracked banks; the engines take plain "
-                         f"banks (export a rung's nominal cell instead)")
     bank = None if ladder is not None else read_filterbank(args.filters)
     out = check_output_folder(args.out)
     created = not out.exists()

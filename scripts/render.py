@@ -72,7 +72,7 @@ def main(args: argparse.Namespace) -> int:
     bank = read_filters(args.filters)
     tracked = bank.tracked if isinstance(bank, Ladder) else isinstance(bank, TrackedBank)
     if args.poses is not None:
-        if not isinstance(bank, Ladder):
+        if not tracked and not isinstance(bank, Ladder):
             read_trackedbank(args.filters)  # a plain bank: its error names the reader
         elif not tracked:
             raise InputError(f"--poses: {args.filters} is a ladder of plain filter banks; "

@@ -12,10 +12,11 @@ import pytest
 import soundfile as sf
 from scipy.signal import oaconvolve
 
-from ladder_fixtures import write_ladder_folder
+from ladder_fixtures import tracked_rung, write_ladder_folder
 from renderer.export import headroom_db
-from renderer.ladder import describe_range, volume_ranges
+from renderer.ladder import describe_range, volume_ranges, write_ladder
 from renderer_fixtures import load_script, write_bank
+from tracked_fixtures import grid_cells
 
 export_cli = load_script("export")
 DRIVERS = ["mid_left", "mid_right", "mid_up", "tweeter", "woofer"]
@@ -124,6 +125,19 @@ def test_a_ladder_exports_a_config_per_rung_at_0_db_and_the_volumes_each_covers(
         x = np.random.default_rng(7).uniform(-0.1, 0.1, (3, 3000)).astype(np.float32)
         got = run_brutefir(out / "rung_18db", x, 200)
         assert np.max(np.abs(got - reference(x, ladder.rungs[2].bank.taps))) < 1e-5
+
+
+def test_a_ladder_of_tracked_banks_is_refused_and_nothing_is_written(tmp_path, capsys):
+    cells = grid_cells(lateral_m=(-0.05, 0.0, 0.05), distance_m=(2.0,))
+    folder = tmp_path / "tracked"
+    folder.mkdir()
+    write_ladder(folder, [(f"t{k}.npz", tracked_rung(h, cells, seed=k))
+                          for k, h in enumerate((8.0, 20.0))])
+    out = tmp_path / "out"
+    assert export(folder, "--format", "brutefir", "--out", out) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{folder}: a ladder of tracked banks; the engines take plain banks" in err
+    assert not out.exists()
 
 
 def test_camilladsp_config_replayed_in_numpy_equals_the_renderer(tmp_path, bank):
