@@ -20,8 +20,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from common.errors import InputError
-from renderer.sinesweep import (Sweep, deconvolve, impulse_response, loopback_residual_db,
-                                peak_latency, peak_to_noise_db)
+from renderer.sinesweep import (Sweep, check_response_length, deconvolve, impulse_response,
+                                loopback_residual_db, peak_latency, peak_to_noise_db)
 
 CLIP_LEVEL = 0.999  # a recorded sample this close to full scale counts as clipped
 MIN_PEAK_TO_NOISE_DB = 20.0  # below this a recording holds no response (wrong cable)
@@ -86,6 +86,7 @@ def measure_responses(play_record: PlayRecordFn, sweep: Sweep, feeds: Sequence[n
     n_feeds, n_inputs = len(feeds), len(input_names)
     if (latency is None) == (loopback is None):
         raise InputError("latency: give either the reported latency or a loopback")
+    check_response_length(n_samples, sweep)  # before anything plays
     recorded = list(input_names) + ([loopback[1]] if loopback else [])
     irs = np.zeros((n_feeds, repeats, n_inputs, n_samples))
     latencies = np.zeros((n_feeds, repeats, n_inputs), dtype=int)

@@ -47,6 +47,12 @@ class Sweep:
         """How long before the linear response the ``order``-th harmonic appears, s."""
         return self.rate_constant_s * np.log(order)
 
+    @property
+    def max_response_samples(self) -> int:
+        """The first response length (samples) that would reach the 2nd harmonic's
+        distortion product: an impulse response must be shorter."""
+        return int(self.harmonic_lead_s(2) * self.sample_rate_hz)
+
 
 def exponential_sweep(sample_rate_hz: int, duration_s: float, *, f_start_hz: float = 10.0,
                       f_stop_hz: float | None = None, level_db: float = -20.0) -> Sweep:
@@ -96,16 +102,22 @@ def tail_length(response: np.ndarray, sweep: Sweep) -> int:
     return response.shape[-1] - sweep.signal.size
 
 
+def check_response_length(n_samples: int, sweep: Sweep) -> None:
+    """InputError unless an impulse response of ``n_samples`` ends before ``sweep``'s 2nd
+    harmonic distortion product (:attr:`Sweep.max_response_samples`)."""
+    lead = sweep.max_response_samples
+    if n_samples >= lead:
+        raise InputError(f"impulse response length {n_samples} samples would overlap the 2nd "
+                         f"harmonic distortion product {lead} samples before it: use a longer "
+                         f"sweep (--sweep-seconds) or a shorter response (--ir-ms)")
+
+
 def impulse_response(response: np.ndarray, latency: int, n_samples: int,
                      sweep: Sweep) -> np.ndarray:
     """Samples ``[latency, latency + n_samples)`` of a :func:`deconvolve` result (..., L):
     the response from the moment the sweep left the output, free of harmonic distortion,
     with a half-Hann fade over its last eighth."""
-    lead = int(sweep.harmonic_lead_s(2) * sweep.sample_rate_hz)
-    if n_samples >= lead:
-        raise InputError(f"impulse response length {n_samples} samples would overlap the 2nd "
-                         f"harmonic distortion product {lead} samples before it: use a longer "
-                         f"sweep or a shorter response")
+    check_response_length(n_samples, sweep)
     tail = tail_length(response, sweep)
     if latency < 0 or latency + n_samples > tail:
         raise InputError(f"the response window (latency {latency} + {n_samples} samples) ends "

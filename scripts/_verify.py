@@ -206,13 +206,13 @@ def _array(args: argparse.Namespace, bank: FilterBank) -> Array:
 def _check_window(sweep: Sweep, n_samples: int, n_taps: int, args: argparse.Namespace) -> None:
     """The delivered response (the bank's taps and --ir-ms of the device after them) must
     end before the sweep's 2nd harmonic distortion product begins."""
-    lead = sweep.harmonic_lead_s(2) * sweep.sample_rate_hz
+    lead = sweep.max_response_samples  # impulse_response's own limit, checked before playing
     if n_samples >= lead:
-        need = n_samples / lead * args.sweep_seconds
+        need = (n_samples + 1) / lead * args.sweep_seconds
         raise InputError(f"--sweep-seconds: the delivered response (the bank's {n_taps} taps "
                          f"and --ir-ms {args.ir_ms:g} after them, {n_samples} samples) would "
                          f"overlap the 2nd harmonic of a {args.sweep_seconds:g} s sweep "
-                         f"({lead:.0f} samples before it); use sweeps of at least "
+                         f"({lead} samples before it); use sweeps of at least "
                          f"{np.ceil(need * 10) / 10:g} s or a shorter --ir-ms")
 
 

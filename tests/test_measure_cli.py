@@ -144,7 +144,7 @@ def test_reported_latency_matches_jack_lsp(tmp_path, jack_server):
     assert f"reported by the JACK server: {total} to {total} samples" in err
 
 
-def test_append_at_another_rate_is_refused_before_measuring(tmp_path,
+def test_a_mismatched_append_or_a_too_short_sweep_is_refused_before_measuring(tmp_path,
                                                             jack_server_factory):
     server = jack_server_factory(period=256, rate=44100)
     out = tmp_path / "ears.sofa"
@@ -164,6 +164,14 @@ def test_append_at_another_rate_is_refused_before_measuring(tmp_path,
     write_ears_sofa(out, load_array("stereo_pair"), 44100, [HEAD], n_samples=1000)
     assert "ears.sofa: its responses are 1000 samples long, --ir-ms 20 gives 882" in \
         refused_append()
+    code, err = run_cli("measure", ["--array", "stereo_pair", "--pose", "1.5,0,0.2,0",
+                                    "--out", str(tmp_path / "new.sofa"), *FAST,
+                                    "--sweep-seconds", "0.1", "--server", server,
+                                    "--outputs", "system:playback_1,system:playback_2",
+                                    "--inputs", "system:capture_1,system:capture_2"])
+    assert code == 2 and "impulse response length 882 samples would overlap the 2nd " \
+        "harmonic distortion product" in " ".join(err.split())
+    assert not (tmp_path / "new.sofa").exists()
 
 
 # ---------------------------------------------------------------- without a server
