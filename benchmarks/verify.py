@@ -33,12 +33,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import jack_server  # noqa: E402
-from jack_plant import JackPlant, dc_free, known_farfield_firs, known_firs  # noqa: E402
+from jack_plant import (JackPlant, dc_free, known_farfield_firs, known_firs,  # noqa: E402
+                        write_known_plants)
 from common.errors import InputError  # noqa: E402
-from common.poses import pose_views  # noqa: E402
 from models import load_array  # noqa: E402
-from models.plant_sofa import MeasuredEars, MeasuredFarfield  # noqa: E402
-from models.plant_sofa_write import EAR_OFFSET_M, model_ears, save_ears, save_farfield  # noqa: E402
+from models.plant_sofa_write import model_ears  # noqa: E402
 
 BANK = ROOT / "checkpoints" / "studio" / "filterbank.npz"
 HEAD = np.array([2.0, 0.0, 0.25])
@@ -57,7 +56,8 @@ def main(args) -> int:
               "--server", server]
     try:
         with tempfile.TemporaryDirectory() as folder:
-            ears, farfield = _plant_files(Path(folder), array, firs, far)
+            ears, farfield = (str(path) for path in write_known_plants(
+                Path(folder), array, HEAD, firs, PLACES, far))
             print(f"bank {BANK.relative_to(ROOT)}, {args.sweep_seconds:g} s sweeps, "
                   f"{args.repeats} repeat(s), JACK dummy period {args.period}")
             print(f"{'case':52s} {'wall s':>6s} {'again':>5s} {'delivered':>9s} "
@@ -102,20 +102,6 @@ def main(args) -> int:
     print("goals: separation median gap within 0.5 dB and every band within 1.5 dB; C level "
           "at +-90 deg within 1 dB; the first case's wall time under 20 s")
     return 0
-
-
-def _plant_files(folder: Path, array, firs: np.ndarray, far: np.ndarray) -> tuple[str, str]:
-    """The known plants as ears.sofa (one pose) and farfield.sofa (0, 90, -90 deg)."""
-    save_ears(folder / "ears.sofa", MeasuredEars(
-        ir=firs.transpose(0, 2, 1)[None], sample_rate_hz=48000.0,
-        listener_positions_m=HEAD[None], listener_views=pose_views(HEAD[None], [0.0]),
-        emitter_positions_m=array.positions_m,
-        receiver_positions_m=np.array([[0, EAR_OFFSET_M, 0], [0, -EAR_OFFSET_M, 0]])))
-    save_farfield(folder / "farfield.sofa", MeasuredFarfield(
-        ir=far.transpose(0, 2, 1), sample_rate_hz=48000.0, azimuth_deg=np.array(PLACES),
-        elevation_deg=np.zeros(3), radius_m=np.full(3, 2.0),
-        emitter_positions_m=array.positions_m))
-    return str(folder / "ears.sofa"), str(folder / "farfield.sofa")
 
 
 def _verify(folder: Path, server: str, firs: np.ndarray, noise: float | None,

@@ -32,8 +32,7 @@ from common.errors import InputError
 from common.poses import pose_views
 from models._array import Array
 from models._resample import resample_ir
-from models.plant_sofa import MeasuredEars, MeasuredFarfield
-from models.plant_sofa_write import EAR_OFFSET_M
+from models.plant_sofa import MeasuredEars, MeasuredFarfield, default_receivers_m
 
 EAR_COLUMNS = ("file", "driver", "ear", "x_m", "y_m", "z_m", "yaw_deg")
 FARFIELD_COLUMNS = ("file", "driver", "azimuth_deg", "radius_m")
@@ -75,8 +74,7 @@ def import_plant(table: str | Path, array: Array, sample_rate_hz: int | None = N
     return MeasuredEars(ir=ir, sample_rate_hz=float(rate), listener_positions_m=values[:, :3],
                         listener_views=pose_views(values[:, :3], values[:, 3]),
                         emitter_positions_m=array.positions_m,
-                        receiver_positions_m=np.array([[0.0, EAR_OFFSET_M, 0.0],
-                                                       [0.0, -EAR_OFFSET_M, 0.0]]),
+                        receiver_positions_m=default_receivers_m(),
                         source=str(path)), notes
 
 
@@ -88,7 +86,7 @@ def _read_table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         raise InputError(f"{path}: empty; expected a header ({', '.join(EAR_COLUMNS)} for "
                          f"ears or {', '.join(FARFIELD_COLUMNS)} for the far field) and a "
                          f"line per WAV file")
-    (first, header), rest = lines[0], lines[1:]
+    (_, header), rest = lines[0], lines[1:]
     if not rest:
         raise InputError(f"{path}: has a header but no line naming a WAV file")
     for line, cells in rest:

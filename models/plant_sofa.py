@@ -29,6 +29,12 @@ from models._transfer import head_frames
 
 CONVENTION = "GeneralFIR-E"
 EMITTER_TOLERANCE_M = 0.01  # emitters must lie this close to the array's drivers
+EAR_OFFSET_M = 0.0875  # receiver y of a head without ear positions (a measurement's ears)
+
+
+def default_receivers_m() -> np.ndarray:
+    """(2, 3) ear positions (m, head frame: left ear first) where none are known."""
+    return np.array([[0.0, EAR_OFFSET_M, 0.0], [0.0, -EAR_OFFSET_M, 0.0]])
 MIN_EAR_POSES = 3
 
 

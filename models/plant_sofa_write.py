@@ -20,12 +20,12 @@ from models._array import Array
 from models._transfer import ear_transfer, head_frames
 from models.drivers import DriverModel, resolve_driver_model
 from models.heads import HeadModel, resolve_head
-from models.plant_sofa import CONVENTION, EMITTER_TOLERANCE_M, MeasuredEars, MeasuredFarfield
+from models.plant_sofa import (CONVENTION, EAR_OFFSET_M, EMITTER_TOLERANCE_M, MeasuredEars,
+                               MeasuredFarfield, default_receivers_m)
 
 BAND_EDGE = 0.85  # model IRs are flat to this fraction of the Nyquist frequency
 TAIL_S = 6e-3  # default IR length: the latest arrival plus this
 FADE_S = 2e-3  # model IRs fade out over their last 2 ms
-EAR_OFFSET_M = 0.0875  # receiver y of a head model without ear positions
 
 
 def model_ears(array: Array, sample_rate_hz: float, head_positions_m, facing=None, *,
@@ -46,7 +46,7 @@ def model_ears(array: Array, sample_rate_hz: float, head_positions_m, facing=Non
     views = head_frames(heads, facing)[:, 0]
     ears = getattr(head_model, "ear_directions", None)
     receivers = (getattr(head_model, "radius_m", EAR_OFFSET_M) * ears() if ears else
-                 np.array([[0.0, EAR_OFFSET_M, 0.0], [0.0, -EAR_OFFSET_M, 0.0]]))
+                 default_receivers_m())
     return MeasuredEars(ir=np.moveaxis(ir, 1, 2), sample_rate_hz=float(sample_rate_hz),
                         listener_positions_m=heads, listener_views=views,
                         emitter_positions_m=array.positions_m, receiver_positions_m=receivers,

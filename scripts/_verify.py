@@ -25,6 +25,7 @@ from common.errors import InputError
 from common.poses import nearest_cells
 from device.playrec import PlayRecord
 from device.verification import bank_feeds, verify_inputs
+from evaluation.metrics import db_power
 from evaluation.verification import (BAND_CENTRES_HZ, band_powers, delivered_spectra,
                                      fft_size, levels_re_on_axis_db, predicted_ears,
                                      predicted_microphones, predicted_spectra,
@@ -270,7 +271,7 @@ def _beam_figures(angles: np.ndarray, got: np.ndarray, want: np.ndarray, fs: int
 def _powers(spectra: np.ndarray, fs: int, n_fft: int) -> list:
     """Band powers (receivers, inputs, B) in dB re the largest, for the report."""
     power = band_powers(spectra, fs, n_fft)
-    return np.round(10 * np.log10(np.maximum(power / power.max(), 1e-30)), 2).tolist()
+    return np.round(db_power(power / power.max()), 2).tolist()
 
 
 def _curves(report: dict, far_field: bool) -> tuple[dict, str]:

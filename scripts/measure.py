@@ -41,8 +41,9 @@ from common.errors import InputError
 from device.measurement import measure_drivers
 from device.playrec import PlayRecord
 from models import load_array
-from models.plant_sofa import MeasuredEars, MeasuredFarfield, read_ears_sofa, read_farfield_sofa
-from models.plant_sofa_write import (EAR_OFFSET_M, append_ears, append_farfield,
+from models.plant_sofa import (MeasuredEars, MeasuredFarfield, default_receivers_m,
+                               read_ears_sofa, read_farfield_sofa)
+from models.plant_sofa_write import (append_ears, append_farfield,
                                      check_new_microphones, check_new_poses, save_ears,
                                      save_farfield)
 from renderer.sinesweep import exponential_sweep
@@ -230,8 +231,7 @@ def _plant(args, array, ir: np.ndarray, fs: int, place, comment: str):
     head, facing = place
     return MeasuredEars(ir=ir[None], sample_rate_hz=float(fs), listener_positions_m=head[None],
                         listener_views=facing[None], emitter_positions_m=array.positions_m,
-                        receiver_positions_m=np.array([[0.0, EAR_OFFSET_M, 0.0],
-                                                       [0.0, -EAR_OFFSET_M, 0.0]]),
+                        receiver_positions_m=default_receivers_m(),
                         source=str(args.out), comment=comment)
 
 

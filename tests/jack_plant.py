@@ -9,12 +9,16 @@ graph adds (one period where the measuring client feeds back into itself).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from jack_server import close_client
 
+from common.poses import pose_views
 from models import Array
-from models.plant_sofa_write import model_ears, model_farfield
+from models.plant_sofa import MeasuredEars, MeasuredFarfield, default_receivers_m
+from models.plant_sofa_write import model_ears, model_farfield, save_ears, save_farfield
 
 
 def known_firs(array: Array, head_m, sample_rate_hz: int = 48000) -> np.ndarray:
@@ -29,6 +33,24 @@ def known_farfield_firs(array: Array, azimuths_deg, radius_m: float,
     """(R, D, N) driver FIRs of the model at microphones on a circle, DC-free."""
     firs = model_farfield(array, sample_rate_hz, azimuths_deg, radius_m).ir  # (R, N, D)
     return dc_free(firs.transpose(0, 2, 1))
+
+
+def write_known_plants(folder: Path, array: Array, head_m: np.ndarray, ear_firs: np.ndarray,
+                       azimuths_deg: list[float], far_firs: np.ndarray,
+                       radius_m: float = 2.0) -> tuple[Path, Path]:
+    """The known plants as measured-plant files at 48 kHz: ``folder/ears.sofa`` (one pose,
+    ``ear_firs`` (2, D, N) from :func:`known_firs`) and ``folder/farfield.sofa``
+    (``far_firs`` (R, D, N) from :func:`known_farfield_firs` at ``azimuths_deg``)."""
+    head = np.asarray(head_m, float)[None]
+    save_ears(folder / "ears.sofa", MeasuredEars(
+        ir=ear_firs.transpose(0, 2, 1)[None], sample_rate_hz=48000.0,
+        listener_positions_m=head, listener_views=pose_views(head, [0.0]),
+        emitter_positions_m=array.positions_m, receiver_positions_m=default_receivers_m()))
+    save_farfield(folder / "farfield.sofa", MeasuredFarfield(
+        ir=far_firs.transpose(0, 2, 1), sample_rate_hz=48000.0,
+        azimuth_deg=np.array(azimuths_deg, float), elevation_deg=np.zeros(len(azimuths_deg)),
+        radius_m=np.full(len(azimuths_deg), radius_m), emitter_positions_m=array.positions_m))
+    return folder / "ears.sofa", folder / "farfield.sofa"
 
 
 def dc_free(firs: np.ndarray) -> np.ndarray:

@@ -17,12 +17,10 @@ import pytest
 from scipy.signal import fftconvolve
 
 from bad_inputs import run_cli as _run_cli
-from jack_plant import JackPlant, dc_free, known_farfield_firs, known_firs
+from jack_plant import JackPlant, dc_free, known_farfield_firs, known_firs, write_known_plants
 from renderer_fixtures import synthetic_bank
-from common.poses import pose_views
 from models import load_array
-from models.plant_sofa import MeasuredEars, MeasuredFarfield
-from models.plant_sofa_write import EAR_OFFSET_M, save_ears, save_farfield, write_ears_sofa
+from models.plant_sofa_write import write_ears_sofa
 from renderer.filterbank import (TRACKED_FORMAT, FilterBank, read_filterbank,
                                  write_filterbank)
 from renderer.sinesweep import exponential_sweep
@@ -57,18 +55,10 @@ def ear_firs(studio):
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, studio, ear_firs):
     """The known plants as measured-plant files: ears.sofa (one pose) and farfield.sofa."""
-    folder = tmp_path_factory.mktemp("plants")
-    save_ears(folder / "ears.sofa", MeasuredEars(
-        ir=ear_firs.transpose(0, 2, 1)[None], sample_rate_hz=48000.0,
-        listener_positions_m=HEAD[None], listener_views=pose_views(HEAD[None], [0.0]),
-        emitter_positions_m=studio.positions_m,
-        receiver_positions_m=np.array([[0, EAR_OFFSET_M, 0], [0, -EAR_OFFSET_M, 0]])))
     far = known_farfield_firs(studio, PLACES, 2.0)
-    save_farfield(folder / "farfield.sofa", MeasuredFarfield(
-        ir=far.transpose(0, 2, 1), sample_rate_hz=48000.0, azimuth_deg=np.array(PLACES),
-        elevation_deg=np.zeros(3), radius_m=np.full(3, 2.0),
-        emitter_positions_m=studio.positions_m))
-    return {"ears": folder / "ears.sofa", "farfield": folder / "farfield.sofa", "far_firs": far}
+    ears, farfield = write_known_plants(tmp_path_factory.mktemp("plants"), studio, HEAD,
+                                        ear_firs, PLACES, far)
+    return {"ears": ears, "farfield": farfield, "far_firs": far}
 
 
 def _ports(plant: JackPlant, mics=None) -> list[str]:
