@@ -32,8 +32,8 @@ import numpy as np  # noqa: E402
 from device.live import BankRenderer  # noqa: E402
 from ladder_fixtures import (hard_switch, in_phase_sweep, music_noise, off_tone_db,  # noqa: E402
                              per_rung, smooth_reference, transient_db)
-from renderer.ladder import (MARGIN_DB, Ladder, describe_range, read_ladder,  # noqa: E402
-                             volume_ranges, write_ladder)
+from renderer.headroom import rung_lines  # noqa: E402
+from renderer.ladder import MARGIN_DB, Ladder, read_ladder, write_ladder  # noqa: E402
 from renderer.limiter import Limiter  # noqa: E402
 from renderer.volume import LadderConvolver  # noqa: E402
 
@@ -159,9 +159,8 @@ def main(args) -> int:
         margin = MARGIN_DB["stereo"]
         headrooms = ladder.headrooms("stereo")
         print(f"{ladder.where}: {len(ladder.rungs)} rungs; stereo input, margin {margin:.2f} dB")
-        for k, (headroom, span) in enumerate(zip(headrooms, volume_ranges(headrooms, margin))):
-            print(f"  rung {k} {ladder.rungs[k].name}: headroom {headroom:.2f} dB, plays at "
-                  f"{describe_range(span)}")
+        for line in rung_lines([r.name for r in ladder.rungs], headrooms, margin):
+            print(f"  {line}")
         rate = ladder.sample_rate
         print(f"peaks over volumes {VOLUMES[0]:g} .. {VOLUMES[-1]:g} dB ({args.seconds:g} s "
               f"signals, block {BLOCK}):")

@@ -86,3 +86,14 @@ def describe_range(span: tuple[float, float] | None, gain_db: float = 0.0) -> st
     if math.isinf(low):
         return f"volumes up to {high:.2f} dB"
     return f"volumes above {low:.2f} dB up to {high:.2f} dB"
+
+
+def rung_lines(names: Sequence[str], headrooms: Sequence[float], margin_db: float,
+               gain_db: float = 0.0) -> list[str]:
+    """One line per rung: its name, headroom, the volumes it plays at (:func:`volume_ranges`,
+    :func:`describe_range`) and the highest volume at which it fits."""
+    return [f"rung {k} {name}: headroom {headroom:.2f} dB, plays at "
+            f"{describe_range(span, gain_db)}; fits up to "
+            f"{-(headroom + margin_db) - gain_db:.2f} dB"
+            for k, (name, headroom, span) in enumerate(
+                zip(names, headrooms, volume_ranges(headrooms, margin_db)))]

@@ -244,17 +244,13 @@ def _volume_figures(volume, renderer, ladder) -> dict:
 
 def _rungs(ladder, input_kind: str, gain_db: float) -> str:
     """The ladder's rungs with the volumes (dB) each plays at, for the banner."""
-    from renderer.headroom import MARGIN_DB, describe_range, volume_ranges
+    from renderer.headroom import MARGIN_DB, rung_lines
 
     margin = MARGIN_DB[input_kind]
-    lines = [f"ladder {ladder.where}: {len(ladder.rungs)} rungs, margin {margin:.2f} dB "
-             f"({input_kind} input), gain {gain_db:g} dB"]
-    headrooms = ladder.headrooms(input_kind)
-    for k, (headroom, span) in enumerate(zip(headrooms, volume_ranges(headrooms, margin))):
-        lines.append(f"  rung {k} {ladder.rungs[k].name}: headroom {headroom:.2f} dB, plays at "
-                     f"{describe_range(span, gain_db)}; fits up to "
-                     f"{-(headroom + margin) - gain_db:.2f} dB")
-    return "\n".join(lines)
+    lines = rung_lines([r.name for r in ladder.rungs], ladder.headrooms(input_kind), margin,
+                       gain_db)
+    return "\n  ".join([f"ladder {ladder.where}: {len(ladder.rungs)} rungs, margin {margin:.2f} "
+                        f"dB ({input_kind} input), gain {gain_db:g} dB", *lines])
 
 
 def _tracker_spec(args: argparse.Namespace):
