@@ -32,7 +32,9 @@ from common.errors import InputError
 from common.poses import pose_views
 from models._array import Array
 from models._resample import resample_ir
-from models.plant_sofa import MeasuredEars, MeasuredFarfield, default_receivers_m
+from models.plant_sofa import (MIN_HEAD_AXIS_M, MIN_RADIUS_M, SAME_AZIMUTH_DEG, SAME_FACING_DEG,
+                               SAME_POSITION_M, SAME_RADIUS_M, MeasuredEars, MeasuredFarfield,
+                               default_receivers_m)
 
 EAR_COLUMNS = ("file", "driver", "ear", "x_m", "y_m", "z_m", "yaw_deg")
 FARFIELD_COLUMNS = ("file", "driver", "azimuth_deg", "radius_m")
@@ -80,7 +82,8 @@ def import_plant(table: str | Path, array: Array, sample_rate_hz: int | None = N
 
 def _read_table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header's column names and the (line number, cells) of every other line."""
-    lines = [(n, [c.strip() for c in row]) for n, row in read_csv_rows(path, "table of impulse-response files (.csv)")
+    rows = read_csv_rows(path, "table of impulse-response files (.csv)")
+    lines = [(n, [c.strip() for c in row]) for n, row in rows
              if not row[0].lstrip().startswith("#")]
     if not lines:
         raise InputError(f"{path}: empty; expected a header ({', '.join(EAR_COLUMNS)} for "
@@ -119,12 +122,12 @@ def _row(path: Path, line: int, cells: dict[str, str], far: bool, array: Array) 
         receiver = EARS.index(cells["ear"].lower())
     numbers = FARFIELD_COLUMNS[2:] if far else EAR_COLUMNS[3:]
     place = tuple(_number(where, name, cells[name]) for name in numbers)
-    if far and not place[1] > 0.3:
-        raise InputError(f"{where}, column radius_m: expected a radius above 0.3 m, got "
-                         f"{cells['radius_m']!r}")
-    if not far and math.hypot(place[0], place[1]) < 0.2:
+    if far and not place[1] > MIN_RADIUS_M:
+        raise InputError(f"{where}, column radius_m: expected a radius above {MIN_RADIUS_M:g} "
+                         f"m, got {cells['radius_m']!r}")
+    if not far and math.hypot(place[0], place[1]) < MIN_HEAD_AXIS_M:
         raise InputError(f"{where}: the head at x_m {place[0]:g}, y_m {place[1]:g} must be at "
-                         f"least 0.2 m from the device's vertical axis")
+                         f"least {MIN_HEAD_AXIS_M:g} m from the device's vertical axis")
     file = Path(cells["file"])
     return _Row(line, file if file.is_absolute() else path.parent / file,
                 drivers.index(cells["driver"]), receiver, place)
@@ -142,7 +145,7 @@ def _number(where: str, name: str, cell: str) -> float:
 
 def _places(path: Path, rows: list[_Row], far: bool) -> list[tuple[float, ...]]:
     """The distinct places in order of appearance; InputError where two differ by less
-    than measure.py tells apart (1 cm and 1 deg; 0.5 deg of azimuth) or radii differ."""
+    than measure.py tells apart (models.plant_sofa's SAME_* limits) or radii differ."""
     places: list[tuple[float, ...]] = []
     first: dict[tuple[float, ...], int] = {}
     for row in rows:
@@ -150,14 +153,16 @@ def _places(path: Path, rows: list[_Row], far: bool) -> list[tuple[float, ...]]:
             continue
         for other in places:
             if far:
-                close = abs((row.place[0] - other[0] + 180.0) % 360.0 - 180.0) < 0.5
-                if abs(row.place[1] - other[1]) > 0.01:
+                close = abs((row.place[0] - other[0] + 180.0) % 360.0 - 180.0) \
+                    < SAME_AZIMUTH_DEG
+                if abs(row.place[1] - other[1]) > SAME_RADIUS_M:
                     raise InputError(f"{path}: line {row.line}, column radius_m: "
                                      f"{row.place[1]:g} m, but {other[1]:g} m on line "
                                      f"{first[other]}: the microphones must lie on one circle")
             else:
-                close = (math.dist(row.place[:3], other[:3]) < 0.01
-                         and abs((row.place[3] - other[3] + 180.0) % 360.0 - 180.0) < 1.0)
+                close = (math.dist(row.place[:3], other[:3]) < SAME_POSITION_M
+                         and abs((row.place[3] - other[3] + 180.0) % 360.0 - 180.0)
+                         < SAME_FACING_DEG)
             if close:
                 raise InputError(f"{path}: line {row.line}: {_place(row.place, far)} is almost "
                                  f"{_place(other, far)} of line {first[other]} but not the "

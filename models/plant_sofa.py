@@ -30,6 +30,12 @@ from models._transfer import head_frames
 CONVENTION = "GeneralFIR-E"
 EMITTER_TOLERANCE_M = 0.01  # emitters must lie this close to the array's drivers
 EAR_OFFSET_M = 0.0875  # receiver y of a head without ear positions (a measurement's ears)
+# Where a measurement may be taken, and what counts as the same place (measure.py,
+# measure.py --verify and the IR importer alike).
+MIN_HEAD_AXIS_M = 0.2  # a head at least this far from the device's vertical axis
+MIN_RADIUS_M = 0.3  # far-field microphones on a circle of more than this radius
+SAME_POSITION_M, SAME_FACING_DEG = 0.01, 1.0  # one pose: head and facing this close
+SAME_AZIMUTH_DEG, SAME_RADIUS_M = 0.5, 0.01  # one microphone; one measurement circle
 
 
 def default_receivers_m() -> np.ndarray:

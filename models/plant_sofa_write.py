@@ -20,7 +20,8 @@ from models._array import Array
 from models._transfer import ear_transfer, head_frames
 from models.drivers import DriverModel, resolve_driver_model
 from models.heads import HeadModel, resolve_head
-from models.plant_sofa import (CONVENTION, EAR_OFFSET_M, EMITTER_TOLERANCE_M, MeasuredEars,
+from models.plant_sofa import (CONVENTION, EAR_OFFSET_M, EMITTER_TOLERANCE_M, SAME_AZIMUTH_DEG,
+                               SAME_FACING_DEG, SAME_POSITION_M, SAME_RADIUS_M, MeasuredEars,
                                MeasuredFarfield, default_receivers_m)
 
 BAND_EDGE = 0.85  # model IRs are flat to this fraction of the Nyquist frequency
@@ -201,7 +202,7 @@ def check_new_poses(existing: MeasuredEars, positions_m: np.ndarray, views: np.n
         gap = np.linalg.norm(existing.listener_positions_m - position, axis=1)
         turn = np.abs((_azimuth(existing.listener_views) - _azimuth(view[None]) + np.pi)
                       % (2 * np.pi) - np.pi)
-        same = np.flatnonzero((gap < 0.01) & (np.degrees(turn) < 1.0))
+        same = np.flatnonzero((gap < SAME_POSITION_M) & (np.degrees(turn) < SAME_FACING_DEG))
         if same.size:
             raise InputError(f"{existing.source}: pose {np.round(position, 3).tolist()} "
                              f"facing azimuth {np.degrees(_azimuth(view[None])[0]):.1f} deg "
@@ -212,12 +213,12 @@ def check_new_microphones(existing: MeasuredFarfield, azimuths_deg: np.ndarray,
                           radius_m: np.ndarray) -> None:
     """InputError unless microphones at ``azimuths_deg`` (K,), ``radius_m`` (K,) are new to
     ``existing`` (no azimuth within 0.5 degree) and on its circle (radius within 1 cm)."""
-    if not np.allclose(radius_m, existing.radius_m[0], atol=0.01):
+    if not np.allclose(radius_m, existing.radius_m[0], atol=SAME_RADIUS_M):
         raise InputError(f"{existing.source}: the file's measurement circle has radius "
                          f"{existing.radius_m[0]:g} m, the new microphone {radius_m[0]:g} m")
     for az in azimuths_deg:
         turn = np.abs((existing.azimuth_deg - az + 180) % 360 - 180)
-        if np.any(turn < 0.5):
+        if np.any(turn < SAME_AZIMUTH_DEG):
             raise InputError(f"{existing.source}: azimuth {az:g} deg is already measured; "
                              f"measure another azimuth")
 

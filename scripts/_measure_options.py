@@ -11,6 +11,7 @@ import numpy as np
 
 from common.errors import InputError
 from common.poses import pose_views
+from models.plant_sofa import MIN_HEAD_AXIS_M, MIN_RADIUS_M
 
 
 def ports(text: str, option: str) -> list[str]:
@@ -42,9 +43,9 @@ def parse_pose(text: str | None) -> np.ndarray:
         raise InputError(f"--pose: expected X,Y,Z,YAW (four numbers), got {text!r}") from None
     if pose.size != 4:
         raise InputError(f"--pose: expected X,Y,Z,YAW (four numbers), got {text!r}")
-    if not np.all(np.isfinite(pose)) or np.hypot(pose[0], pose[1]) < 0.2:
-        raise InputError(f"--pose: expected finite numbers with the head at least 0.2 m from "
-                         f"the device's vertical axis, got {text!r}")
+    if not np.all(np.isfinite(pose)) or np.hypot(pose[0], pose[1]) < MIN_HEAD_AXIS_M:
+        raise InputError(f"--pose: expected finite numbers with the head at least "
+                         f"{MIN_HEAD_AXIS_M:g} m from the device's vertical axis, got {text!r}")
     return pose
 
 
@@ -68,9 +69,9 @@ def far_field_place(azimuth: str | None, radius: float | None, *, many: bool = F
     if len(azimuths) != 1 and not many:
         raise InputError(f"--azimuth: one microphone place per run, got {azimuth!r}")
     if not np.all(np.isfinite(azimuths)) or not (radius is None or (np.isfinite(radius)
-                                                                    and radius > 0.3)):
+                                                                    and radius > MIN_RADIUS_M)):
         raise InputError(f"--azimuth/--radius: expected a finite azimuth and a radius above "
-                         f"0.3 m, got {azimuth}, {radius}")
+                         f"{MIN_RADIUS_M:g} m, got {azimuth}, {radius}")
     return azimuths, radius
 
 
