@@ -73,6 +73,11 @@ def meets(figure: ParetoFigure, value: float, target: float | None) -> bool:
     return value >= target if figure.higher_is_better else value <= target
 
 
+def goal_text(figure: ParetoFigure, target: float) -> str:
+    """``>= target`` or ``<= target``, as the figure is better high or low."""
+    return f"{'>=' if figure.higher_is_better else '<='} {target:g}"
+
+
 def beats(figure: ParetoFigure, learned: float, baseline: float, tolerance: float = 0.05
           ) -> bool:
     """Whether the learned value is better than or equal to the baseline's (within
@@ -97,9 +102,8 @@ def pareto_table(rungs: list[RungFigures]) -> str:
             target = goal(figure, r.budget_db)
             mark = ("" if meets(figure, value, target) else "!") + \
                 ("" if beats(figure, value, base) else "*")
-            goal_text = "" if target is None else \
-                f" ({'>=' if figure.higher_is_better else '<='} {target:g})"
-            cells.append(f"{value:.2f}{mark} / {base:.2f}{goal_text}")
+            wanted = "" if target is None else f" ({goal_text(figure, target)})"
+            cells.append(f"{value:.2f}{mark} / {base:.2f}{wanted}")
         rows.append(f"| {figure.label} | " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n\n`!`: misses the goal; `*`: worse than least squares at the " \
         "same headroom. Least favourable of every driver model (and held-out listener).\n"

@@ -43,6 +43,14 @@ def fingerprint(config: TrainConfig) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def training_record(config: TrainConfig, history: list[dict], problem: Problem) -> dict:
+    """The manifest's ``training`` entries every trained bank has: steps, seed, the config's
+    :func:`fingerprint`, the last logged loss terms and the plants trained on."""
+    return {"steps": config.optimizer.steps, "seed": config.seed,
+            "fingerprint": fingerprint(config), "final_loss": history[-1] if history else {},
+            "plants": list(problem.plant_labels)}
+
+
 def initial_params(config: TrainConfig, problem: Problem) -> Params:
     """Least-squares design cut into the parametrisation, or small seeded noise."""
     d = config.design

@@ -35,7 +35,7 @@ def main_ladder(args, array: Array, config: TrainConfig, out: Path, measured,
     from evaluation.pareto import RungFigures, pareto_table, write_pareto
     from optim.export import make_filterbank
     from optim.ladder import rung_checkpoint, rung_name, train_ladder
-    from optim.loop import fingerprint
+    from optim.loop import training_record
     from optim.problem import build_problem
     from renderer.export import headroom_db
     from renderer.ladder import write_ladder
@@ -64,10 +64,8 @@ def main_ladder(args, array: Array, config: TrainConfig, out: Path, measured,
                        ctc_headroom_db=headroom_db(rung.ctc_taps),
                        least_squares_regularization=[rung.least_squares.regularization,
                                                      rung.least_squares.ctc_regularization])
-        training = {"steps": config.optimizer.steps, "seed": config.seed,
-                    "fingerprint": fingerprint(rung.config),
-                    "final_loss": rung.run.history[-1] if rung.run.history else {},
-                    "plants": list(problem.plant_labels), "ladder_budgets_db": budgets}
+        training = {**training_record(rung.config, rung.run.history, problem),
+                    "ladder_budgets_db": budgets}
         banks.append((f"{rung_name(rung.budget_db)}.npz", make_filterbank(
             array, rung.config, rung.taps, rung.ctc_taps, metrics, training,
             problem.virtual_source)))

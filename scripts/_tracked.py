@@ -30,7 +30,7 @@ def main_tracked(args, array: Array, config: TrainConfig, out: Path) -> int:
     from evaluation.metrics import least_favourable
     from evaluation.tracking import (TrackingError, least_favourable_tracking,
                                      tracking_models)
-    from optim.loop import fingerprint
+    from optim.loop import training_record
     from optim.problem import build_problem
     from optim.tracked import (build_cell_problem, export_cells, initial_cells,
                                make_trackedbank, train_cells)
@@ -76,12 +76,9 @@ def main_tracked(args, array: Array, config: TrainConfig, out: Path) -> int:
                "tracking_error": dataclasses.asdict(error),
                "nominal_cell": least_favourable(nominal_cell),
                "fixed": least_favourable(fixed_bank)}
-    training = {"steps": config.optimizer.steps, "cell_steps": tracking.steps,
-                "seed": config.seed, "fingerprint": fingerprint(config),
+    training = {**training_record(config, history, problem), "cell_steps": tracking.steps,
                 "tracking": dataclasses.asdict(tracking), "cell_seconds": round(cell_seconds, 1),
-                "seconds": round(time.monotonic() - t0, 1),
-                "final_loss": history[-1] if history else {},
-                "plants": list(problem.plant_labels)}
+                "seconds": round(time.monotonic() - t0, 1)}
     write_trackedbank(out, make_trackedbank(array, config, poses, taps, ctc_taps, metrics,
                                             training, problem.virtual_source))
     print(format_tracking(zones, metrics["nominal_cell"], metrics["fixed"]))

@@ -60,7 +60,7 @@ def main(args) -> int:
     from models import driver_model_names, load_array
     from optim.config import load_config
     from optim.export import make_filterbank
-    from optim.loop import fingerprint
+    from optim.loop import training_record
     from optim.problem import build_problem
     from renderer.export import headroom_db
     from renderer.filterbank import write_filterbank
@@ -140,10 +140,8 @@ def main(args) -> int:
     trained_on = list(config.plant.driver_models)
     metrics = judged_metrics(learned, baseline, trained_on)
     metrics.update(headroom_db=headroom_db(taps), ctc_headroom_db=headroom_db(ctc_taps))
-    training = {"steps": config.optimizer.steps, "seed": config.seed,
-                "fingerprint": fingerprint(config), "seconds": round(time.monotonic() - t0, 1),
-                "final_loss": result.history[-1] if result.history else {},
-                "plants": list(problem.plant_labels)}
+    training = {**training_record(config, result.history, problem),
+                "seconds": round(time.monotonic() - t0, 1)}
     if measured is not None:
         training["measured_plant"] = {"ears": str(args.plant), "farfield": str(
             args.plant_farfield) if args.plant_farfield else None}
@@ -200,7 +198,7 @@ def format_table(learned: dict[str, dict], baseline: dict[str, dict], trained_on
     (evaluation.pareto), then the learned figure in each model (``*``: not used in
     training), then the model gap."""
     from evaluation.metrics import least_favourable, model_gap
-    from evaluation.pareto import FIGURES, goal, meets
+    from evaluation.pareto import FIGURES, goal, goal_text, meets
 
     worst, worst_ls = least_favourable(learned), least_favourable(baseline)
     names = [f"{m}{'' if m in trained_on else '*'}" for m in learned]
@@ -212,8 +210,7 @@ def format_table(learned: dict[str, dict], baseline: dict[str, dict], trained_on
             continue
         target = None if figure is None else goal(figure, budget_db)
         text = "" if target is None else \
-            f"{'>=' if figure.higher_is_better else '<='} {target:g} " \
-            f"{'ok' if meets(figure, worst[key], target) else 'MISSED'}"
+            f"{goal_text(figure, target)} {'ok' if meets(figure, worst[key], target) else 'MISSED'}"
         rows.append(f"{key:44s} {worst[key]:8.2f} {worst_ls[key]:8.2f}  {text:14s}| " +
                     " ".join(f"{learned[m].get(key, float('nan')):12.2f}" for m in learned))
     for key, ref in (("ild_L_db", "ild_reference_db"), ("itd_L_us", "itd_reference_us")):
